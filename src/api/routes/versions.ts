@@ -1,0 +1,15 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { versionsDocument } from '../views/versions.js';
+
+/** The URL clients reached us at, so that links point back the same way. */
+export function baseUrlOf(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
+
+/** Version discovery: needs no token and no microversion. */
+export function versionRoutes(app: FastifyInstance): void {
+  app.get('/', async (request, reply) => {
+    // Nova answers plain `application/json`, without a charset parameter.
+    return reply.type('application/json').send(versionsDocument(baseUrlOf(request)));
+  });
+}

@@ -1,0 +1,155 @@
+import type { Config } from '../config/load.js';
+import { dbFailure, withDatabase } from '../db/connection.js';
+import { syncSchema, type SyncResult } from '../db/migrations/migrator.js';
+import type { CellDatabase } from '../db/schema/cell.js';
+import type { ApiDatabase } from '../db/schema/api.js';
+import { maskPassword, withDatabaseName } from '../db/url.js';
+import { CellExists } from '../errors.js';
+import {
+  CELL0_TRANSPORT_URL,
+  CELL0_UUID,
+  CellMappings,
+  type CellMapping,
+} from './cell-mappings.js';
+
+/**
+ * The cell-registry workflows of nova-manage's cell_v2 commands, as library
+ * functions: the CLI parses and prints, these decide.
+ */
+
+/** Name of the cell that simple_cell_setup (and a first `npm start`) maps. */
+export const DEFAULT_CELL_NAME = 'cell1';
+
+/** nova-manage's default for cell0: the local cell's URL with `_cell0` after the database name. */
+export function defaultCell0Connection(config: Config): string {
+  return withDatabaseName(config.cellDatabaseUrl, '_cell0', config.statePath);
+}
+
+/** Maps cell0; `created` is false when it was already mapped (nova-manage: "Cell0 is already setup"). */
+export async function mapCell0(
+  cells: CellMappings,
+  config: Config,
+  databaseConnection?: string,
+): Promise<{ cell: CellMapping; created: boolean }> {
+  try {
+    const cell = await cells.create({
+      uuid: CELL0_UUID,
+      name: 'cell0',
+      transportUrl: CELL0_TRANSPORT_URL,
+      databaseConnection: databaseConnection ?? defaultCell0Connection(config),
+    });
+    return { cell, created: true };
+  } catch (error) {
+    if (error instanceof CellExists && error.otherCellUuid === CELL0_UUID) {
+      return { cell: await cells.getByUuid(CELL0_UUID), created: false };
+    }
+    throw error;
+  }
+}
+
+/** Brings one cell database's schema forward. */
+export function syncCellDatabase(url: string, target?: number): Promise<SyncResult> {
+  return withDatabase<CellDatabase, SyncResult>(url, (cell) => syncSchema(cell, 'cell', target));
+}
+
+/** Live (not soft-deleted) instances in a cell database. */
+export function countLiveInstances(url: string): Promise<number> {
+  return withDatabase<CellDatabase, number>(url, async (cell) => {
+    try {
+      const row = await cell.db
+        .selectFrom('instances')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('deleted', '=', 0)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    } catch (cause) {
+      throw dbFailure(cell, 'count instances', cause);
+    }
+  });
+}
+
+export type DeleteCellOutcome =
+  | { readonly kind: 'deleted' }
+  | { readonly kind: 'has-instances' }
+  | { readonly kind: 'has-instance-mappings' };
+
+/**
+ * delete_cell's rules: a cell whose database still has live instances is
+ * never removed; one with only stale instance mappings is removed (with the
+ * mappings) when forced.
+ */
+export async function deleteCell(
+  cells: CellMappings,
+  uuid: string,
+  force: boolean,
+): Promise<DeleteCellOutcome> {
+  const cell = await cells.getByUuid(uuid);
+  const mappings = await cells.countInstanceMappings(cell.id);
+  if (mappings > 0) {
+    const live = cell.databaseConnection ? await countLiveInstances(cell.databaseConnection) : 0;
+    if (live > 0) return { kind: 'has-instances' };
+    if (!force) return { kind: 'has-instance-mappings' };
+  }
+  await cells.delete(cell);
+  return { kind: 'deleted' };
+}
+
+export interface SimpleSetupResult {
+  readonly cell0: { cell: CellMapping; created: boolean; schema: SyncResult };
+  readonly cell: { cell: CellMapping; created: boolean; schema: SyncResult };
+}
+
+/**
+ * What a first install runs: map cell0 and sync its schema, map the local
+ * cell (`[database] connection`) as cell1 unless a cell already uses that
+ * database, and sync its schema. Running it again changes nothing.
+ *
+ * NOTE: Nova maps the cell only once compute hosts report, and answers 1
+ * when none do; cellgroups has no compute hosts, so the local cell is mapped
+ * from the configuration alone.
+ */
+export async function simpleCellSetup(
+  cells: CellMappings,
+  config: Config,
+  transportUrl: string,
+): Promise<SimpleSetupResult> {
+  const cell0 = await mapCell0(cells, config);
+  const cell0Schema = await syncCellDatabase(cell0.cell.databaseConnection ?? defaultCell0Connection(config));
+
+  const existing = (await cells.list()).find((c) => c.databaseConnection === config.cellDatabaseUrl);
+  const cell =
+    existing ??
+    (await cells.create({
+      name: DEFAULT_CELL_NAME,
+      transportUrl,
+      databaseConnection: config.cellDatabaseUrl,
+    }));
+  const cellSchema = await syncCellDatabase(config.cellDatabaseUrl);
+  return {
+    cell0: { ...cell0, schema: cell0Schema },
+    cell: { cell, created: existing === undefined, schema: cellSchema },
+  };
+}
+
+/** The local cell's transport URL when none is configured: cellgroups sends no RPC. */
+export const LOCAL_TRANSPORT_URL = 'none:///cell1';
+
+/**
+ * A working local deployment from nothing (what `npm start` runs): the API
+ * schema (and, on SQLite, the data directory), cell0 and the local cell with their
+ * schemas. Returns lines saying where everything is. Safe to re-run.
+ */
+export async function firstRun(config: Config): Promise<string[]> {
+  const api = await withDatabase<ApiDatabase, SyncResult>(config.apiDatabaseUrl, (db) => syncSchema(db, 'api'));
+  const setup = await withDatabase<ApiDatabase, SimpleSetupResult>(config.apiDatabaseUrl, (db) =>
+    simpleCellSetup(new CellMappings(db), config, config.values.DEFAULT.transport_url ?? LOCAL_TRANSPORT_URL),
+  );
+  const line = (what: string, url: string, version: number) =>
+    `  ${what.padEnd(14)} ${maskPassword(url)} (schema version ${version})`;
+  return [
+    `cellgroups data directory: ${config.statePath}`,
+    line('API database', config.apiDatabaseUrl, api.to),
+    line('cell0', setup.cell0.cell.databaseConnection ?? '', setup.cell0.schema.to),
+    line(setup.cell.cell.name ?? setup.cell.cell.uuid, config.cellDatabaseUrl, setup.cell.schema.to),
+  ];
+}

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { withDatabase } from '../../db/connection.js';
+import { latestVersion, readSchemaVersion, syncSchema } from '../../db/migrations/migrator.js';
+import type { ApiDatabase } from '../../db/schema/api.js';
+import { EXIT } from '../exit-codes.js';
+import { renderJson } from '../output.js';
+import { formatOption, type ActionWrapper, type FormatOptions } from '../command.js';
+import { parseVersionArgument, reportSync } from './schema-output.js';
+
+export function registerApiDbCommands(program: Command, action: ActionWrapper): void {
+  const apiDb = program.command('api_db').description('Manage the API database schema.');
+
+  apiDb
+    .command('sync')
+    .description('Sync the API database schema up to VERSION (default: the latest).')
+    .argument('[VERSION]', 'schema version to reach')
+    .action(
+      action(async (ctx, version: string | undefined) => {
+        const target = parseVersionArgument(version);
+        const result = await withDatabase<ApiDatabase, Awaited<ReturnType<typeof syncSchema>>>(
+          ctx.config().apiDatabaseUrl,
+          (api) => syncSchema(api, 'api', target),
+        );
+        reportSync(ctx, 'API database', ctx.config().apiDatabaseUrl, result);
+        return EXIT.OK;
+      }),
+    );
+
+  apiDb
+    .command('version')
+    .description('Print the schema version of the API database.')
+    .addOption(formatOption())
+    .action(
+      action(async (ctx, options: FormatOptions) => {
+        const version = await withDatabase<ApiDatabase, number>(ctx.config().apiDatabaseUrl, (api) =>
+          readSchemaVersion(api, 'api'),
+        );
+        ctx.out(
+          options.format === 'json'
+            ? renderJson({ version, latest: latestVersion('api') })
+            : String(version),
+        );
+        return EXIT.OK;
+      }),
+    );
+}

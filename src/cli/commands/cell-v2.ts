@@ -1,0 +1,309 @@
+import type { Command } from 'commander';
+import {
+  CellMappings,
+  isCell0,
+  transportUrlProblem,
+  type CellMapping,
+} from '../../cells/cell-mappings.js';
+import { deleteCell, mapCell0, simpleCellSetup } from '../../cells/setup.js';
+import { withDatabase } from '../../db/connection.js';
+import { readSchemaVersion } from '../../db/migrations/migrator.js';
+import type { ApiDatabase } from '../../db/schema/api.js';
+import { maskPassword, parseDatabaseUrl } from '../../db/url.js';
+import { CellExists, CellNotFound, SchemaError } from '../../errors.js';
+import {
+  formatOption,
+  type ActionWrapper,
+  type CommandContext,
+  type FormatOptions,
+} from '../command.js';
+import { EXIT } from '../exit-codes.js';
+import { renderJson, renderTable } from '../output.js';
+import { reportSync } from './schema-output.js';
+
+/** Runs `work` with the cell registry of the configured API database. */
+async function withCells<T>(ctx: CommandContext, work: (cells: CellMappings) => Promise<T>): Promise<T> {
+  return withDatabase<ApiDatabase, T>(ctx.config().apiDatabaseUrl, async (api) => {
+    if ((await readSchemaVersion(api, 'api')) === 0) {
+      throw new SchemaError(
+        `The API database ${api.displayUrl} has no schema yet: run "cellgroups-manage api_db sync" first.`,
+      );
+    }
+    return work(new CellMappings(api));
+  });
+}
+
+/** `--transport-url`, else `[DEFAULT] transport_url`, checked; undefined after printing why not. */
+function transportUrlFrom(ctx: CommandContext, given: string | undefined): string | undefined {
+  let url = given;
+  if (!url) {
+    url = ctx.config().values.DEFAULT.transport_url;
+    if (!url) {
+      ctx.err('Must specify --transport-url if [DEFAULT]/transport_url is not set in the configuration file.');
+      return undefined;
+    }
+    ctx.out(
+      '--transport-url not provided in the command line, using the value [DEFAULT]/transport_url from the configuration file',
+    );
+  }
+  const problem = transportUrlProblem(url);
+  if (problem) {
+    ctx.err(problem);
+    return undefined;
+  }
+  return url;
+}
+
+/** A database URL from the command line, checked before it is stored. */
+function checkedDatabaseUrl(url: string): string {
+  parseDatabaseUrl(url);
+  return url;
+}
+
+function cellJson(cell: CellMapping, verbose: boolean) {
+  const mask = (url: string | null) => (url === null || verbose ? url : maskPassword(url));
+  return {
+    name: cell.name,
+    uuid: cell.uuid,
+    transport_url: mask(cell.transportUrl),
+    database_connection: mask(cell.databaseConnection),
+    disabled: cell.disabled,
+  };
+}
+
+export function registerCellV2Commands(program: Command, action: ActionWrapper): void {
+  const cellV2 = program.command('cell_v2').description('Manage the registry of cells (cells v2).');
+
+  cellV2
+    .command('map_cell0')
+    .description('Map cell0, where instances that were never scheduled live.')
+    .option(
+      '--database_connection <url>',
+      "cell0's database URL (default: [database] connection with _cell0 after the database name)",
+    )
+    .action(
+      action(async (ctx, options: { database_connection?: string }) => {
+        const url = options.database_connection && checkedDatabaseUrl(options.database_connection);
+        const { created } = await withCells(ctx, (cells) => mapCell0(cells, ctx.config(), url));
+        if (!created) ctx.out('Cell0 is already setup');
+        return EXIT.OK;
+      }),
+    );
+
+  cellV2
+    .command('create_cell')
+    .description('Add a new cell to the API database. Prints nothing unless --verbose.')
+    .option('--name <cell_name>', 'the name of the cell')
+    .option('--database_connection <database_connection>', 'the database URL of the cell')
+    .option('--transport-url <transport_url>', 'the message queue URL of the cell')
+    .option('--verbose', 'print the uuid of the created cell')
+    .option('--disabled', 'create the cell disabled')
+    .addOption(formatOption())
+    .action(
+      action(
+        async (
+          ctx,
+          options: {
+            name?: string;
+            database_connection?: string;
+            transportUrl?: string;
+            verbose?: boolean;
+            disabled?: boolean;
+          } & FormatOptions,
+        ) => {
+          const transportUrl = transportUrlFrom(ctx, options.transportUrl);
+          if (!transportUrl) return 1;
+          let databaseConnection = options.database_connection;
+          if (!databaseConnection) {
+            ctx.out(
+              '--database_connection not provided in the command line, using the value [database]/connection from the configuration file',
+            );
+            databaseConnection = ctx.config().cellDatabaseUrl;
+          }
+          checkedDatabaseUrl(databaseConnection);
+          try {
+            const cell = await withCells(ctx, (cells) =>
+              cells.create({
+                name: options.name ?? null,
+                transportUrl,
+                databaseConnection,
+                disabled: options.disabled ?? false,
+              }),
+            );
+            if (options.format === 'json') ctx.out(renderJson(cellJson(cell, false)));
+            else if (options.verbose) ctx.out(cell.uuid);
+            return EXIT.OK;
+          } catch (error) {
+            if (!(error instanceof CellExists)) throw error;
+            ctx.err(error.message);
+            return 2;
+          }
+        },
+      ),
+    );
+
+  cellV2
+    .command('list_cells')
+    .description('List the cells; passwords in URLs are masked unless --verbose.')
+    .option('--verbose', 'show transport and database URLs with their passwords')
+    .addOption(formatOption())
+    .action(
+      action(async (ctx, options: { verbose?: boolean } & FormatOptions) => {
+        const cells = await withCells(ctx, (registry) => registry.list());
+        const rows = cells
+          .map((cell) => cellJson(cell, options.verbose ?? false))
+          .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
+        ctx.out(
+          options.format === 'json'
+            ? renderJson(rows)
+            : renderTable(
+                ['Name', 'UUID', 'Transport URL', 'Database Connection', 'Disabled'],
+                rows.map((c) => [c.name ?? '', c.uuid, c.transport_url, c.database_connection, c.disabled]),
+              ),
+        );
+        return EXIT.OK;
+      }),
+    );
+
+  cellV2
+    .command('update_cell')
+    .description(
+      'Update a cell. Exit status: 1 cell not found, 2 update failed, 3 URL used by another cell, ' +
+        '4 --disable with --enable, 5 cell0 cannot be disabled.',
+    )
+    .requiredOption('--cell_uuid <cell_uuid>', 'the uuid of the cell to update')
+    .option('--name <cell_name>', 'set the cell name')
+    .option('--transport-url <transport_url>', 'set the cell transport URL (running services see it after a restart)')
+    .option(
+      '--database_connection <database_connection>',
+      'set the cell database URL (running services see it after a restart)',
+    )
+    .option('--disable', 'disable the cell for scheduling')
+    .option('--enable', 'enable the cell for scheduling')
+    .action(
+      action(
+        async (
+          ctx,
+          options: {
+            cell_uuid: string;
+            name?: string;
+            transportUrl?: string;
+            database_connection?: string;
+            disable?: boolean;
+            enable?: boolean;
+          },
+        ) =>
+          withCells(ctx, async (cells) => {
+            let cell: CellMapping;
+            try {
+              cell = await cells.getByUuid(options.cell_uuid);
+            } catch (error) {
+              if (!(error instanceof CellNotFound)) throw error;
+              ctx.err(error.message);
+              return 1;
+            }
+            // NOTE: unlike nova-manage, an option not given keeps the cell's
+            // value; nova-manage replaced it with the local configuration's.
+            if (options.transportUrl !== undefined) {
+              const problem = transportUrlProblem(options.transportUrl);
+              if (problem) {
+                ctx.err(`Unable to update CellMapping: ${problem}`);
+                return 2;
+              }
+            }
+            if (options.database_connection !== undefined) checkedDatabaseUrl(options.database_connection);
+            try {
+              await cells.assertUnique(
+                { transportUrl: options.transportUrl, databaseConnection: options.database_connection },
+                cell.uuid,
+              );
+            } catch (error) {
+              if (!(error instanceof CellExists)) throw error;
+              ctx.err(error.message);
+              return 3;
+            }
+            let disabled: boolean | undefined;
+            if (options.disable && options.enable) {
+              ctx.err('Cell cannot be disabled and enabled at the same time.');
+              return 4;
+            }
+            if (options.disable || options.enable) {
+              if (isCell0(cell)) {
+                ctx.err('Cell0 cannot be disabled.');
+                return 5;
+              }
+              if (options.disable === cell.disabled) {
+                ctx.out(`Cell ${cell.uuid} is already ${cell.disabled ? 'disabled' : 'enabled'}`);
+              } else {
+                disabled = options.disable === true;
+              }
+            }
+            await cells.update(cell.uuid, {
+              ...(options.name ? { name: options.name } : {}),
+              ...(options.transportUrl ? { transportUrl: options.transportUrl } : {}),
+              ...(options.database_connection ? { databaseConnection: options.database_connection } : {}),
+              ...(disabled === undefined ? {} : { disabled }),
+            });
+            return EXIT.OK;
+          }),
+      ),
+    );
+
+  cellV2
+    .command('delete_cell')
+    .description(
+      'Delete an empty cell. Exit status: 1 cell not found, 3 the cell has instances, ' +
+        '4 only deleted instances remain mapped (use --force).',
+    )
+    .requiredOption('--cell_uuid <cell_uuid>', 'the uuid of the cell to delete')
+    .option('--force', 'also delete the instance mappings of the cell (never with live instances)')
+    .action(
+      action(async (ctx, options: { cell_uuid: string; force?: boolean }) =>
+        withCells(ctx, async (cells) => {
+          try {
+            const outcome = await deleteCell(cells, options.cell_uuid, options.force ?? false);
+            switch (outcome.kind) {
+              case 'deleted':
+                return EXIT.OK;
+              case 'has-instances':
+                ctx.err(`There are existing instances mapped to cell with uuid ${options.cell_uuid}.`);
+                return 3;
+              case 'has-instance-mappings':
+                ctx.err(
+                  `There are instance mappings to cell with uuid ${options.cell_uuid}, but all instances have been deleted in the cell.`,
+                );
+                ctx.err("So execute 'cellgroups-manage cell_v2 delete_cell --force' to delete the instance mappings.");
+                return 4;
+            }
+          } catch (error) {
+            if (!(error instanceof CellNotFound)) throw error;
+            ctx.err(error.message);
+            return 1;
+          }
+        }),
+      ),
+    );
+
+  cellV2
+    .command('simple_cell_setup')
+    .description(
+      'First-install setup: map cell0 and the local cell ([database] connection) and sync both schemas. Safe to re-run.',
+    )
+    .option('--transport-url <transport_url>', 'the message queue URL of the local cell')
+    .action(
+      action(async (ctx, options: { transportUrl?: string }) => {
+        const transportUrl = transportUrlFrom(ctx, options.transportUrl);
+        if (!transportUrl) return 1;
+        const result = await withCells(ctx, (cells) => simpleCellSetup(cells, ctx.config(), transportUrl));
+        if (!result.cell0.created) ctx.out('Cell0 is already setup');
+        reportSync(ctx, 'cell0 database', result.cell0.cell.databaseConnection ?? '', result.cell0.schema);
+        ctx.out(
+          result.cell.created
+            ? `Mapped cell ${result.cell.cell.name ?? ''} ${result.cell.cell.uuid}.`
+            : `The local cell is already mapped as ${result.cell.cell.uuid}.`,
+        );
+        reportSync(ctx, 'cell database', ctx.config().cellDatabaseUrl, result.cell.schema);
+        return EXIT.OK;
+      }),
+    );
+}

@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { maskPassword, parseDatabaseUrl } from '../db/url.js';
+import { ConfigError } from '../errors.js';
+import { normalizeKey, normalizeSection, parseIni } from './ini.js';
+import { OPTIONS, type OptionSpec, type OptionValues } from './options.js';
+
+/** The configuration every part of cellgroups runs with. */
+export interface Config {
+  /** Each option under its nova.conf section and name. */
+  readonly values: OptionValues;
+  /** `[DEFAULT] state_path`, absolute. */
+  readonly statePath: string;
+  /** `[api_database] connection`, or the SQLite default under state_path. */
+  readonly apiDatabaseUrl: string;
+  /** `[database] connection` (the local cell), or the SQLite default under state_path. */
+  readonly cellDatabaseUrl: string;
+  /** The files read, in order. */
+  readonly files: readonly string[];
+}
+
+export interface LoadOptions {
+  /** `--config-file` values in command-line order; later files win. */
+  readonly files?: readonly string[];
+  /** Source of `OS_<SECTION>__<OPTION>` overrides (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Base for relative paths (default: the working directory). */
+  readonly cwd?: string;
+}
+
+type Raw = Map<string, { value: string; origin: string }>;
+
+const SECTIONS = Object.keys(OPTIONS) as (keyof typeof OPTIONS)[];
+
+function specOf(section: string, name: string): OptionSpec<unknown> | undefined {
+  const options = (OPTIONS as Record<string, Record<string, OptionSpec<unknown>> | undefined>)[section];
+  return options?.[name];
+}
+
+/** oslo.config's environment source: `OS_API_DATABASE__CONNECTION` sets `[api_database] connection`. */
+export function environmentName(section: string, name: string): string {
+  return `OS_${section.toUpperCase()}__${name.toUpperCase()}`;
+}
+
+/**
+ * Reads the configuration: defaults, then each file in order (later wins),
+ * then the environment (as oslo.config, the environment wins over files).
+ * Unknown sections and options in a file are errors naming file, line,
+ * section and option; environment variables name only known options, since
+ * the environment is shared with other OpenStack services.
+ */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const files = (options.files ?? []).map((f) => path.resolve(cwd, f));
+  const raw: Raw = new Map();
+
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (cause) {
+      const code = (cause as { code?: string }).code;
+      throw new ConfigError(
+        code === 'ENOENT' ? `Config file ${file} does not exist.` : `Cannot read config file ${file}: ${code ?? String(cause)}`,
+        { cause },
+      );
+    }
+    const doc = parseIni(text, file);
+    for (const [section, keys] of doc.sections) {
+      if (!(section in OPTIONS)) {
+        throw new ConfigError(
+          `${file}:${doc.sectionLines.get(section) ?? 0}: unknown section [${section}]; known sections: ${SECTIONS.map((s) => `[${s}]`).join(', ')}.`,
+        );
+      }
+      for (const [name, { values, line }] of keys) {
+        const origin = `${file}:${line}: [${section}] ${name}`;
+        if (!specOf(section, name)) {
+          const known = Object.keys(OPTIONS[section as keyof typeof OPTIONS]).join(', ');
+          throw new ConfigError(`${origin}: unknown option; [${section}] has ${known}.`);
+        }
+        raw.set(`${section}.${name}`, { value: values.at(-1) ?? '', origin });
+      }
+    }
+  }
+
+  for (const section of SECTIONS) {
+    for (const name of Object.keys(OPTIONS[section])) {
+      const variable = environmentName(section, name);
+      const value = env[variable];
+      if (value !== undefined) raw.set(`${section}.${name}`, { value, origin: `environment variable ${variable}` });
+    }
+  }
+
+  const values = Object.fromEntries(
+    SECTIONS.map((section) => [
+      section,
+      Object.fromEntries(
+        Object.entries(OPTIONS[section]).map(([name, spec]: [string, OptionSpec<unknown>]) => {
+          const given = raw.get(`${normalizeSection(section)}.${normalizeKey(name)}`);
+          if (!given) return [name, spec.default];
+          const parsed = spec.type.parse(given.value);
+          if (parsed === undefined && given.value !== '') {
+            throw new ConfigError(
+              `${given.origin}: invalid value ${JSON.stringify(given.value)}: expected ${spec.type.expected}.`,
+            );
+          }
+          return [name, parsed === undefined ? spec.default : parsed];
+        }),
+      ),
+    ]),
+  ) as unknown as OptionValues;
+
+  const statePath = path.resolve(cwd, values.DEFAULT.state_path);
+  const apiDatabaseUrl = checkedUrl(
+    values.api_database.connection ?? `sqlite:///${path.join(statePath, 'nova_api.sqlite')}`,
+    raw.get('api_database.connection')?.origin ?? '[api_database] connection',
+    cwd,
+  );
+  const cellDatabaseUrl = checkedUrl(
+    values.database.connection ?? `sqlite:///${path.join(statePath, 'nova.sqlite')}`,
+    raw.get('database.connection')?.origin ?? '[database] connection',
+    cwd,
+  );
+  if (sameDatabase(apiDatabaseUrl, cellDatabaseUrl, cwd)) {
+    throw new ConfigError(
+      `[api_database] connection and [database] connection both name ${maskPassword(apiDatabaseUrl)}: ` +
+        'the API database and a cell database must be separate databases (both have an instance_groups table).',
+    );
+  }
+  return { values, statePath, apiDatabaseUrl, cellDatabaseUrl, files };
+}
+
+function checkedUrl(url: string, origin: string, cwd: string): string {
+  try {
+    parseDatabaseUrl(url, cwd);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`${origin}: ${error.message}`, { cause: error });
+    throw error;
+  }
+  return url;
+}
+
+function sameDatabase(a: string, b: string, cwd: string): boolean {
+  const x = parseDatabaseUrl(a, cwd);
+  const y = parseDatabaseUrl(b, cwd);
+  if (x.engine === 'sqlite' || y.engine === 'sqlite') {
+    return x.engine === y.engine && 'filename' in x && 'filename' in y && x.filename === y.filename && x.filename !== ':memory:';
+  }
+  return x.engine === y.engine && x.host === y.host && x.port === y.port && x.database === y.database;
+}

@@ -1,0 +1,118 @@
+/**
+ * Every configuration option cellgroups reads, with Nova's own section and
+ * option names, so that lines copied from a nova.conf mean the same here.
+ * The loader rejects anything not listed (a typo must not silently fall back
+ * to a default).
+ */
+export interface OptionType<T> {
+  /** What a valid value looks like, for error messages. */
+  readonly expected: string;
+  /** The typed value, or undefined when `raw` is not valid. */
+  parse(raw: string): T | undefined;
+}
+
+export interface OptionSpec<T> {
+  readonly type: OptionType<T>;
+  readonly default: T;
+  readonly help: string;
+}
+
+function option<T>(type: OptionType<T>, defaultValue: T, help: string): OptionSpec<T> {
+  return { type, default: defaultValue, help };
+}
+
+const text: OptionType<string> = { expected: 'a string', parse: (raw) => raw };
+
+const optionalText: OptionType<string | undefined> = {
+  expected: 'a string',
+  parse: (raw) => (raw === '' ? undefined : raw),
+};
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER): OptionType<number> {
+  return {
+    expected: max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
+    parse: (raw) => {
+      if (!/^[-+]?\d+$/.test(raw.trim())) return undefined;
+      const value = Number(raw);
+      return value >= min && value <= max ? value : undefined;
+    },
+  };
+}
+
+function choice<const C extends string>(...choices: C[]): OptionType<C> {
+  return {
+    expected: `one of ${choices.join(', ')}`,
+    parse: (raw) => choices.find((c) => c === raw),
+  };
+}
+
+// oslo.config's BoolOpt spellings.
+const TRUE = ['true', '1', 'on', 'yes'];
+const FALSE = ['false', '0', 'off', 'no'];
+const bool: OptionType<boolean> = {
+  expected: 'true or false',
+  parse: (raw) => {
+    const value = raw.trim().toLowerCase();
+    if (TRUE.includes(value)) return true;
+    if (FALSE.includes(value)) return false;
+    return undefined;
+  },
+};
+
+export const OPTIONS = {
+  DEFAULT: {
+    state_path: option(
+      text,
+      'data',
+      'Directory for the SQLite databases used when no connection is configured (relative to the working directory).',
+    ),
+    transport_url: option(
+      optionalText,
+      undefined,
+      'Message queue URL recorded for a new cell when cell_v2 create_cell gets no --transport-url.',
+    ),
+    osapi_compute_listen: option(
+      text,
+      '127.0.0.1',
+      'Address the compute API listens on. Nova defaults to 0.0.0.0; cellgroups to loopback, so that a development start with noauth2 is not reachable from the network.',
+    ),
+    osapi_compute_listen_port: option(integer(1, 65535), 8774, 'Port the compute API listens on.'),
+    osapi_compute_workers: option(integer(1, 64), 1, 'Number of API server processes.'),
+    debug: option(bool, false, 'Log at debug level.'),
+  },
+  api: {
+    auth_strategy: option(
+      choice('noauth2', 'keystone'),
+      'noauth2',
+      'How requests are authenticated: noauth2 (the token names user and project; for development and tests) or keystone.',
+    ),
+    max_limit: option(integer(0), 1000, 'Most items a list request returns.'),
+  },
+  api_database: {
+    connection: option(
+      optionalText,
+      undefined,
+      'URL of the API database (default: sqlite under state_path, nova_api.sqlite).',
+    ),
+  },
+  database: {
+    connection: option(
+      optionalText,
+      undefined,
+      'URL of the local cell database (default: sqlite under state_path, nova.sqlite).',
+    ),
+  },
+  quota: {
+    server_groups: option(integer(-1), 10, 'Server groups per project (-1: unlimited).'),
+    server_group_members: option(integer(-1), 10, 'Servers per server group (-1: unlimited).'),
+  },
+} as const;
+
+export type OptionSchema = typeof OPTIONS;
+
+/** The parsed values, section by section, under Nova's names. */
+export type OptionValues = {
+  readonly [S in keyof OptionSchema]: {
+    readonly [O in keyof OptionSchema[S]]: OptionSchema[S][O] extends OptionSpec<infer T> ? T : never;
+  };
+};

@@ -1,0 +1,74 @@
+import type { CreateTableBuilder, Dialect } from 'kysely';
+import type { DatabaseTarget, EngineName } from '../url.js';
+
+/** How a pool for one database is sized and how long a connect may take. */
+export interface PoolOptions {
+  /** Connections kept for this database (SQLite always uses one). */
+  readonly maxConnections: number;
+  /** Give up connecting after this long, so that a dead server fails fast. */
+  readonly connectTimeoutMs: number;
+}
+
+export const DEFAULT_POOL: PoolOptions = { maxConnections: 10, connectTimeoutMs: 10_000 };
+
+/**
+ * What differs between SQLite, PostgreSQL and MariaDB/MySQL, stated as
+ * capabilities and behaviours. Callers ask "can you?", never "are you
+ * PostgreSQL?"; no other module names an engine.
+ */
+export interface Engine {
+  readonly name: EngineName;
+  /** For people: "SQLite", "PostgreSQL", "MariaDB/MySQL". */
+  readonly label: string;
+  readonly capabilities: {
+    /** DDL runs inside a transaction and rolls back with it. */
+    readonly transactionalDdl: boolean;
+    /** `INSERT … RETURNING` hands rows back through Kysely. */
+    readonly returning: boolean;
+    /** `SELECT … FOR UPDATE` locks rows (else one writer holds the whole database). */
+    readonly rowLocks: boolean;
+  };
+
+  /** A Kysely dialect with its own pool for `target`. */
+  createDialect(target: DatabaseTarget, pool: PoolOptions): Dialect;
+
+  /** Nova's integer auto-increment primary key `id`. */
+  addIdColumn<TB extends string, C extends string>(
+    table: CreateTableBuilder<TB, C>,
+  ): CreateTableBuilder<TB, C | 'id'>;
+  /** Column type of Nova's `DateTime` columns (naive UTC). */
+  readonly dateTimeType: 'datetime' | 'timestamp';
+  /** Table options every table gets (storage engine, character set). */
+  finishTable<TB extends string, C extends string>(
+    table: CreateTableBuilder<TB, C>,
+  ): CreateTableBuilder<TB, C>;
+
+  /** A unique or primary key was violated. */
+  isDuplicateKey(error: unknown): boolean;
+  /** Deadlock or serialization failure: the whole transaction may be retried. */
+  isRetryable(error: unknown): boolean;
+
+  /**
+   * Makes room for a schema sync to create the database: SQLite creates its
+   * file on open but not the file's directory. Servers do nothing: their
+   * databases are the operator's to create.
+   */
+  ensureStorage(target: DatabaseTarget): void;
+
+  /** Creates the database `target` names if it is missing (tests; SQLite: its directory). */
+  createDatabase(target: DatabaseTarget, pool: PoolOptions): Promise<void>;
+  /** Drops the database `target` names, if present. */
+  dropDatabase(target: DatabaseTarget, pool: PoolOptions): Promise<void>;
+}
+
+/** Reads a property of a driver error without trusting its shape. */
+export function errorProperty(error: unknown, key: string): unknown {
+  let current: unknown = error;
+  // Kysely and our own wrappers keep the driver's error as `cause`.
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const value = (current as Record<string, unknown>)[key];
+    if (value !== undefined) return value;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,88 @@
+import { PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { DatabaseTarget, ServerTarget } from '../url.js';
+import { errorProperty, type Engine, type PoolOptions } from './engine.js';
+
+const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
+
+/**
+ * Nova's DateTime columns are `timestamp without time zone` holding UTC.
+ * node-postgres would read them as local time; read them as UTC instead.
+ */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === TIMESTAMP_WITHOUT_TIME_ZONE
+      ? (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+function asServer(target: DatabaseTarget): ServerTarget {
+  if (target.engine !== 'postgresql') throw new TypeError(`not a PostgreSQL target: ${target.engine}`);
+  return target;
+}
+
+function poolConfig(target: ServerTarget, pool: PoolOptions, database = target.database): pg.PoolConfig {
+  const o = target.options;
+  const ssl = o.sslmode && o.sslmode !== 'disable' && o.sslmode !== 'allow' && o.sslmode !== 'prefer';
+  return {
+    // `?host=/var/run/postgresql` is libpq's way to name a socket directory.
+    host: o.host ?? target.host ?? '127.0.0.1',
+    port: target.port ?? 5432,
+    user: target.user ?? 'postgres',
+    ...(target.password === undefined ? {} : { password: target.password }),
+    database,
+    max: pool.maxConnections,
+    connectionTimeoutMillis: o.connect_timeout ? Number(o.connect_timeout) * 1000 : pool.connectTimeoutMs,
+    ...(o.application_name ? { application_name: o.application_name } : {}),
+    ...(ssl ? { ssl: { rejectUnauthorized: o.sslmode === 'verify-full' || o.sslmode === 'verify-ca' } } : {}),
+    types,
+  };
+}
+
+/** Runs one statement against the server's maintenance database. */
+async function onMaintenanceDb(target: ServerTarget, pool: PoolOptions, statement: string): Promise<void> {
+  const client = new pg.Client(poolConfig(target, pool, 'postgres'));
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+export const postgresEngine: Engine = {
+  name: 'postgresql',
+  label: 'PostgreSQL',
+  capabilities: { transactionalDdl: true, returning: true, rowLocks: true },
+
+  createDialect(target, pool) {
+    const server = asServer(target);
+    return new PostgresDialect({ pool: new pg.Pool(poolConfig(server, pool)) });
+  },
+
+  addIdColumn: (table) => table.addColumn('id', 'serial', (c) => c.primaryKey()),
+  dateTimeType: 'timestamp',
+  finishTable: (table) => table,
+
+  isDuplicateKey: (error) => errorProperty(error, 'code') === '23505',
+  isRetryable: (error) => {
+    const code = errorProperty(error, 'code');
+    return code === '40001' || code === '40P01';
+  },
+
+  ensureStorage: () => undefined,
+  async createDatabase(target, pool) {
+    const server = asServer(target);
+    try {
+      await onMaintenanceDb(server, pool, `CREATE DATABASE ${quoteIdent(server.database)}`);
+    } catch (error) {
+      if (errorProperty(error, 'code') !== '42P04') throw error; // duplicate_database
+    }
+  },
+  async dropDatabase(target, pool) {
+    const server = asServer(target);
+    await onMaintenanceDb(server, pool, `DROP DATABASE IF EXISTS ${quoteIdent(server.database)} WITH (FORCE)`);
+  },
+};

@@ -1,0 +1,123 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { ConfigError } from '../../errors.js';
+import type { DatabaseTarget, SqliteTarget } from '../url.js';
+import { errorProperty, type Engine } from './engine.js';
+
+/**
+ * SQLite stores Nova's DateTime columns as text in SQLAlchemy's format
+ * (`YYYY-MM-DD HH:MM:SS.ffffff`, naive UTC) and booleans as 0/1, and the
+ * driver binds neither `Date` nor `boolean`. The statement wrapper below
+ * converts parameters on the way in and `*_at` columns on the way out, so
+ * that every store sees the same types on every engine.
+ */
+function toSqlParameter(value: unknown): unknown {
+  if (value instanceof Date) {
+    const iso = value.toISOString(); // 2026-11-25T09:02:32.123Z
+    return `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`;
+  }
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value;
+}
+
+const DATETIME_TEXT = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$/;
+
+function fromSqlRow(row: unknown): unknown {
+  if (typeof row !== 'object' || row === null) return row;
+  const record = row as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    if (key.endsWith('_at') && typeof value === 'string' && DATETIME_TEXT.test(value)) {
+      const [date, time = ''] = value.split(/[ T]/);
+      const [hms = '', fraction = ''] = time.split('.');
+      record[key] = new Date(`${date ?? ''}T${hms}.${fraction.padEnd(3, '0').slice(0, 3)}Z`);
+    }
+  }
+  return record;
+}
+
+function wrapStatement(statement: BetterSqlite3.Statement): SqliteStatement {
+  return {
+    reader: statement.reader,
+    all: (parameters) => statement.all(...parameters.map(toSqlParameter)).map(fromSqlRow),
+    run: (parameters) => statement.run(...parameters.map(toSqlParameter)),
+    iterate: function* (parameters) {
+      for (const row of statement.iterate(...parameters.map(toSqlParameter))) yield fromSqlRow(row);
+    },
+  };
+}
+
+function openSqlite(target: SqliteTarget, busyTimeoutMs: number): SqliteDatabase {
+  let database: BetterSqlite3.Database;
+  try {
+    database = new BetterSqlite3(target.filename);
+  } catch (cause) {
+    throw new ConfigError(
+      `Cannot open SQLite database ${target.filename}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+  // WAL lets readers in other processes go on while one process writes;
+  // busy_timeout makes a second writer wait for the lock instead of failing.
+  if (target.filename !== ':memory:') database.pragma('journal_mode = WAL');
+  database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  database.pragma('foreign_keys = ON');
+  database.pragma('synchronous = NORMAL');
+  return {
+    close: () => {
+      database.close();
+    },
+    prepare: (sql) => wrapStatement(database.prepare(sql)),
+  };
+}
+
+function asSqlite(target: DatabaseTarget): SqliteTarget {
+  if (target.engine !== 'sqlite') throw new TypeError(`not a SQLite target: ${target.engine}`);
+  return target;
+}
+
+export const sqliteEngine: Engine = {
+  name: 'sqlite',
+  label: 'SQLite',
+  capabilities: { transactionalDdl: true, returning: true, rowLocks: false },
+
+  createDialect(target, pool) {
+    const sqlite = asSqlite(target);
+    // NOTE: opened lazily, on the first query, so that building a handle
+    // never touches the disk (and a bad path is reported where it is used).
+    return new SqliteDialect({
+      database: () => Promise.resolve(openSqlite(sqlite, pool.connectTimeoutMs)),
+    });
+  },
+
+  addIdColumn: (table) => table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()),
+  dateTimeType: 'datetime',
+  finishTable: (table) => table,
+
+  isDuplicateKey: (error) => {
+    const code = errorProperty(error, 'code');
+    return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  },
+  isRetryable: (error) => {
+    const code = errorProperty(error, 'code');
+    return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+  },
+
+  ensureStorage(target) {
+    const { filename } = asSqlite(target);
+    if (filename !== ':memory:') mkdirSync(path.dirname(filename), { recursive: true });
+  },
+  createDatabase(target) {
+    sqliteEngine.ensureStorage(target);
+    return Promise.resolve();
+  },
+  dropDatabase(target) {
+    const { filename } = asSqlite(target);
+    if (filename !== ':memory:') {
+      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(filename + suffix, { force: true });
+    }
+    return Promise.resolve();
+  },
+};

@@ -1,0 +1,138 @@
+import { Migrator, type Kysely, type Migration } from 'kysely';
+import { SchemaError } from '../../errors.js';
+import type { Database } from '../connection.js';
+import { dbFailure } from '../connection.js';
+import { initial as apiInitial } from './api/001-initial.js';
+import { initial as cellInitial } from './cell/001-initial.js';
+import type { SchemaMigration } from './migration.js';
+
+/** The two kinds of database this system owns. */
+export type SchemaKind = 'api' | 'cell';
+
+const MIGRATIONS: Readonly<Record<SchemaKind, readonly SchemaMigration[]>> = {
+  api: [apiInitial],
+  cell: [cellInitial],
+};
+
+/**
+ * Each kind records its versions in its own table, so that syncing the cell
+ * schema into an API database (they share table names such as
+ * `instance_groups`) is caught instead of half-applied.
+ */
+const VERSION_TABLE: Readonly<Record<SchemaKind, string>> = {
+  api: 'cellgroups_api_migration',
+  cell: 'cellgroups_cell_migration',
+};
+
+const LABEL: Readonly<Record<SchemaKind, string>> = { api: 'API', cell: 'cell' };
+
+export function latestVersion(kind: SchemaKind): number {
+  return MIGRATIONS[kind].at(-1)?.version ?? 0;
+}
+
+export interface SyncResult {
+  readonly from: number;
+  readonly to: number;
+  readonly applied: readonly { version: number; name: string }[];
+}
+
+const migrationKey = (m: SchemaMigration) => `${String(m.version).padStart(3, '0')}_${m.name}`;
+const versionOfKey = (key: string) => Number.parseInt(key.slice(0, key.indexOf('_')), 10);
+
+function migrator<DB>(database: Database<DB>, kind: SchemaKind): Migrator {
+  const migrations: Record<string, Migration> = {};
+  for (const m of MIGRATIONS[kind]) {
+    migrations[migrationKey(m)] = { up: (db) => m.up(db, database.engine) };
+  }
+  return new Migrator({
+    db: database.db,
+    provider: { getMigrations: () => Promise.resolve(migrations) },
+    migrationTableName: VERSION_TABLE[kind],
+    migrationLockTableName: `${VERSION_TABLE[kind]}_lock`,
+  });
+}
+
+async function tableNames<DB>(database: Database<DB>): Promise<Set<string>> {
+  try {
+    const tables = await database.db.introspection.getTables();
+    return new Set(tables.map((t) => t.name));
+  } catch (cause) {
+    throw dbFailure(database, 'read the schema', cause);
+  }
+}
+
+/**
+ * The schema version recorded in the database: 0 when it was never synced.
+ * Refuses a database of the other kind and one newer than this program.
+ */
+export async function readSchemaVersion<DB>(database: Database<DB>, kind: SchemaKind): Promise<number> {
+  const tables = await tableNames(database);
+  const other: SchemaKind = kind === 'api' ? 'cell' : 'api';
+  if (tables.has(VERSION_TABLE[other])) {
+    throw new SchemaError(
+      `${database.displayUrl} is ${other === 'api' ? 'an API' : 'a cell'} database, not ${kind === 'api' ? 'an API' : 'a cell'} database: ` +
+        `check [${kind === 'api' ? 'api_database' : 'database'}] connection.`,
+    );
+  }
+  if (!tables.has(VERSION_TABLE[kind])) return 0;
+  let rows: { name: string }[];
+  try {
+    // The version tables belong to Kysely's migrator, not to the typed schema.
+    const db = database.db as unknown as Kysely<Record<string, { name: string }>>;
+    rows = await db.selectFrom(VERSION_TABLE[kind]).select('name').execute();
+  } catch (cause) {
+    throw dbFailure(database, 'read the schema version', cause);
+  }
+  const version = Math.max(0, ...rows.map((r) => versionOfKey(r.name)));
+  if (version > latestVersion(kind)) {
+    throw new SchemaError(
+      `The ${LABEL[kind]} database ${database.displayUrl} is at schema version ${version}, ` +
+        `newer than this cellgroups knows (${latestVersion(kind)}): upgrade cellgroups.`,
+    );
+  }
+  return version;
+}
+
+/**
+ * Brings the schema forward to `target` (default: the latest). Forward only;
+ * re-running at the target does nothing. Concurrent syncs are serialized by
+ * the engine's migration lock, so two processes racing do no harm.
+ */
+export async function syncSchema<DB>(
+  database: Database<DB>,
+  kind: SchemaKind,
+  target: number = latestVersion(kind),
+): Promise<SyncResult> {
+  const latest = latestVersion(kind);
+  if (!Number.isInteger(target) || target < 0 || target > latest) {
+    throw new SchemaError(
+      `Unknown ${LABEL[kind]} schema version ${target}: versions go from 1 to ${latest}.`,
+    );
+  }
+  database.engine.ensureStorage(database.target);
+  const from = await readSchemaVersion(database, kind);
+  if (target < from) {
+    throw new SchemaError(
+      `Database schema downgrade is not supported: the ${LABEL[kind]} database is at version ${from}, ` +
+        `${target} was asked for.`,
+    );
+  }
+  if (target === from) return { from, to: from, applied: [] };
+
+  const step = MIGRATIONS[kind].find((m) => m.version === target);
+  if (!step) throw new SchemaError(`No ${LABEL[kind]} schema version ${target}.`);
+  const { error, results = [] } = await migrator(database, kind).migrateTo(migrationKey(step));
+  const applied = results
+    .filter((r) => r.status === 'Success' && r.direction === 'Up')
+    .map((r) => ({ version: versionOfKey(r.migrationName), name: r.migrationName.slice(4) }));
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName;
+    throw new SchemaError(
+      `Could not sync the ${LABEL[kind]} database ${database.displayUrl}` +
+        `${failed ? ` (migration ${failed})` : ''}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  // Another process may have applied some steps first: the lock makes that safe.
+  return { from, to: target, applied };
+}

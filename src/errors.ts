@@ -1,0 +1,127 @@
+/**
+ * The one error tree of cellgroups.
+ *
+ * Every error that crosses a module boundary is one of these. The `code` is
+ * the contract (tests, logs and scripts match on it); the message is for
+ * people and names the thing that is wrong. `api/faults.ts` maps the classes
+ * to compute API faults and `cli/exit-codes.ts` maps them to exit statuses,
+ * each exactly once.
+ */
+export abstract class CellgroupsError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class NotFound extends CellgroupsError {
+  readonly code: string = 'NOT_FOUND';
+}
+
+export class CellNotFound extends NotFound {
+  override readonly code = 'CELL_NOT_FOUND';
+  constructor(readonly cellUuid: string) {
+    super(`Cell with uuid ${cellUuid} was not found.`);
+  }
+}
+
+export class GroupNotFound extends NotFound {
+  override readonly code = 'GROUP_NOT_FOUND';
+  constructor(readonly groupRef: string) {
+    super(`Instance group ${groupRef} could not be found.`);
+  }
+}
+
+export class Conflict extends CellgroupsError {
+  readonly code: string = 'CONFLICT';
+}
+
+export class GroupExists extends Conflict {
+  override readonly code = 'GROUP_EXISTS';
+  constructor(readonly groupUuid: string) {
+    super(`Instance group ${groupUuid} already exists.`);
+  }
+}
+
+/** A uuid that still lives in a cell database must be migrated, not created again. */
+export class GroupInCell extends Conflict {
+  override readonly code = 'GROUP_IN_CELL';
+  constructor(
+    readonly groupUuid: string,
+    readonly cellName: string,
+  ) {
+    super(
+      `Instance group ${groupUuid} already exists in cell ${cellName}; ` +
+        `run "cellgroups-manage db online_data_migrations" to move it to the API database.`,
+    );
+  }
+}
+
+export class CellExists extends Conflict {
+  override readonly code = 'CELL_EXISTS';
+  constructor(readonly otherCellUuid: string) {
+    super(
+      'The specified transport_url and/or database_connection combination already exists ' +
+        `for another cell with uuid ${otherCellUuid}.`,
+    );
+  }
+}
+
+export class InvalidInput extends CellgroupsError {
+  readonly code: string = 'INVALID_INPUT';
+}
+
+export class Forbidden extends CellgroupsError {
+  readonly code: string = 'FORBIDDEN';
+}
+
+export class QuotaExceeded extends Forbidden {
+  override readonly code = 'QUOTA_EXCEEDED';
+}
+
+export class VersionNotAcceptable extends CellgroupsError {
+  readonly code = 'VERSION_NOT_ACCEPTABLE';
+}
+
+/** A configuration file, option, environment variable or connection URL is wrong. */
+export class ConfigError extends CellgroupsError {
+  readonly code = 'CONFIG_ERROR';
+}
+
+export class DbError extends CellgroupsError {
+  readonly code: string = 'DB_ERROR';
+}
+
+/** A cell database did not answer (refused, failed or timed out). */
+export class CellUnavailable extends DbError {
+  override readonly code = 'CELL_UNAVAILABLE';
+  constructor(
+    readonly cellName: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Cell ${cellName} did not answer: ${reason}`, options);
+  }
+}
+
+/** A schema version request that cannot be honoured (unknown version, downgrade, failure). */
+export class SchemaError extends DbError {
+  override readonly code = 'SCHEMA_ERROR';
+}
+
+/** A schema migration refused to run because data must move first. */
+export class UpgradeBlocked extends CellgroupsError {
+  readonly code = 'UPGRADE_BLOCKED';
+}
+
+/** The message of anything thrown, for places that must report without a stack trace. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    // Connection failures to a list of addresses arrive as an AggregateError with no message.
+    const code = (error as { code?: unknown }).code;
+    return error.message || (typeof code === 'string' ? code : error.name);
+  }
+  return String(error);
+}
