@@ -16,6 +16,14 @@ const types = {
       : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * …and write them as UTC: node-postgres sends a `Date` parameter in local
+ * time with an offset, which a `timestamp without time zone` column drops.
+ * The setting is process-wide in node-postgres; every PostgreSQL connection
+ * of cellgroups wants it.
+ */
+pg.defaults.parseInputDatesAsUTC = true;
+
 function asServer(target: DatabaseTarget): ServerTarget {
   if (target.engine !== 'postgresql') throw new TypeError(`not a PostgreSQL target: ${target.engine}`);
   return target;

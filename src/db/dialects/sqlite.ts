@@ -1,7 +1,18 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import {
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type DialectAdapter,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteDialectConfig,
+  type SqliteStatement,
+} from 'kysely';
 import { ConfigError } from '../../errors.js';
 import type { DatabaseTarget, SqliteTarget } from '../url.js';
 import { errorProperty, type Engine } from './engine.js';
@@ -73,6 +84,41 @@ function openSqlite(target: SqliteTarget, busyTimeoutMs: number): SqliteDatabase
   };
 }
 
+/**
+ * Every transaction begins IMMEDIATE: it takes SQLite's single write lock at
+ * BEGIN (waiting up to busy_timeout), so two processes serialize. A deferred
+ * BEGIN would read first and fail, or see a stale snapshot, when it later
+ * tries to write after another process did.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+/**
+ * SQLite has transactional DDL (Kysely's adapter says otherwise), so schema
+ * steps run in the migrator's transaction and a crash leaves no half step.
+ * The IMMEDIATE transaction is itself the migration lock.
+ */
+class TransactionalSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class CellgroupsSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
+  override createAdapter(): DialectAdapter {
+    return new TransactionalSqliteAdapter();
+  }
+}
+
 function asSqlite(target: DatabaseTarget): SqliteTarget {
   if (target.engine !== 'sqlite') throw new TypeError(`not a SQLite target: ${target.engine}`);
   return target;
@@ -87,7 +133,7 @@ export const sqliteEngine: Engine = {
     const sqlite = asSqlite(target);
     // NOTE: opened lazily, on the first query, so that building a handle
     // never touches the disk (and a bad path is reported where it is used).
-    return new SqliteDialect({
+    return new CellgroupsSqliteDialect({
       database: () => Promise.resolve(openSqlite(sqlite, pool.connectTimeoutMs)),
     });
   },
