@@ -19,7 +19,10 @@ async function main(argv: readonly string[]): Promise<void> {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
-    .option('--bootstrap', 'create and sync the databases and map cell0 and the local cell before serving')
+    .option(
+      '--bootstrap',
+      'create and sync the databases and map cell0 and the local cell before serving',
+    )
     .parse([...argv], { from: 'user' })
     .opts<{ configFile: string[]; bootstrap?: boolean }>();
 

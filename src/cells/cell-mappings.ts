@@ -46,7 +46,9 @@ function fromRow(row: Selectable<CellMappingsTable>): CellMapping {
  * undefined when the URL is acceptable.
  */
 export function transportUrlProblem(url: string): string | undefined {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url) ? undefined : `Invalid transport URL: No scheme specified in "${url}"`;
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url)
+    ? undefined
+    : `Invalid transport URL: No scheme specified in "${url}"`;
 }
 
 /** The registry of cells in the API database. */
@@ -102,7 +104,8 @@ export class CellMappings {
     for (const cell of await this.list()) {
       if (cell.uuid === except) continue;
       if (
-        (fields.databaseConnection !== undefined && cell.databaseConnection === fields.databaseConnection) ||
+        (fields.databaseConnection !== undefined &&
+          cell.databaseConnection === fields.databaseConnection) ||
         (fields.transportUrl !== undefined && cell.transportUrl === fields.transportUrl)
       ) {
         throw new CellExists(cell.uuid);

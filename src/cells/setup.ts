@@ -114,9 +114,13 @@ export async function simpleCellSetup(
   transportUrl: string,
 ): Promise<SimpleSetupResult> {
   const cell0 = await mapCell0(cells, config);
-  const cell0Schema = await syncCellDatabase(cell0.cell.databaseConnection ?? defaultCell0Connection(config));
+  const cell0Schema = await syncCellDatabase(
+    cell0.cell.databaseConnection ?? defaultCell0Connection(config),
+  );
 
-  const existing = (await cells.list()).find((c) => c.databaseConnection === config.cellDatabaseUrl);
+  const existing = (await cells.list()).find(
+    (c) => c.databaseConnection === config.cellDatabaseUrl,
+  );
   const cell =
     existing ??
     (await cells.create({
@@ -140,9 +144,15 @@ export const LOCAL_TRANSPORT_URL = 'none:///cell1';
  * schemas. Returns lines saying where everything is. Safe to re-run.
  */
 export async function firstRun(config: Config): Promise<string[]> {
-  const api = await withDatabase<ApiDatabase, SyncResult>(config.apiDatabaseUrl, (db) => syncSchema(db, 'api'));
+  const api = await withDatabase<ApiDatabase, SyncResult>(config.apiDatabaseUrl, (db) =>
+    syncSchema(db, 'api'),
+  );
   const setup = await withDatabase<ApiDatabase, SimpleSetupResult>(config.apiDatabaseUrl, (db) =>
-    simpleCellSetup(new CellMappings(db), config, config.values.DEFAULT.transport_url ?? LOCAL_TRANSPORT_URL),
+    simpleCellSetup(
+      new CellMappings(db),
+      config,
+      config.values.DEFAULT.transport_url ?? LOCAL_TRANSPORT_URL,
+    ),
   );
   const line = (what: string, url: string, version: number) =>
     `  ${what.padEnd(14)} ${maskPassword(url)} (schema version ${version})`;
@@ -150,6 +160,10 @@ export async function firstRun(config: Config): Promise<string[]> {
     `cellgroups data directory: ${config.statePath}`,
     line('API database', config.apiDatabaseUrl, api.to),
     line('cell0', setup.cell0.cell.databaseConnection ?? '', setup.cell0.schema.to),
-    line(setup.cell.cell.name ?? setup.cell.cell.uuid, config.cellDatabaseUrl, setup.cell.schema.to),
+    line(
+      setup.cell.cell.name ?? setup.cell.cell.uuid,
+      config.cellDatabaseUrl,
+      setup.cell.schema.to,
+    ),
   ];
 }

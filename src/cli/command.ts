@@ -12,7 +12,10 @@ export interface CommandContext {
 }
 
 /** A command's body; it resolves to the exit status (nova-manage's, where it has one). */
-export type CommandAction<A extends unknown[]> = (ctx: CommandContext, ...args: A) => Promise<number>;
+export type CommandAction<A extends unknown[]> = (
+  ctx: CommandContext,
+  ...args: A
+) => Promise<number>;
 
 /** Turns a command body into a commander action; errors are mapped to statuses there, once. */
 export type ActionWrapper = <A extends unknown[]>(

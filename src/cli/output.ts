@@ -14,7 +14,10 @@ function show(value: Cell): string {
 }
 
 /** A table in nova-manage's (prettytable's) ASCII shape. */
-export function renderTable(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
+export function renderTable(
+  headers: readonly string[],
+  rows: readonly (readonly Cell[])[],
+): string {
   const table = new Table({
     head: [...headers],
     chars: {

@@ -38,7 +38,8 @@ export function buildProgram(io: { out(s: string): void; err(s: string): void })
 
   let config: Config | undefined;
   const ctx: CommandContext = {
-    config: () => (config ??= loadConfig({ files: program.opts<{ configFile: string[] }>().configFile })),
+    config: () =>
+      (config ??= loadConfig({ files: program.opts<{ configFile: string[] }>().configFile })),
     out: (line) => {
       io.out(`${line}\n`);
     },
@@ -59,7 +60,8 @@ export function buildProgram(io: { out(s: string): void; err(s: string): void })
           ctx.err(`ERROR: ${error.message}`);
         } else {
           ctx.err(`An error has occurred:\n${describeError(error)}`);
-          if (config?.values.DEFAULT.debug && error instanceof Error && error.stack) ctx.err(error.stack);
+          if (config?.values.DEFAULT.debug && error instanceof Error && error.stack)
+            ctx.err(error.stack);
         }
       }
     };

@@ -100,7 +100,11 @@ export function parseIni(text: string, source: string): IniDocument {
       const key = normalizeKey(line.slice(0, at).trim());
       if (key === '') fail(lineno, 'Key cannot be empty', line);
       let value = line.slice(at + 1).trim();
-      if (value.length >= 2 && value[0] === value.at(-1) && (value[0] === '"' || value[0] === "'")) {
+      if (
+        value.length >= 2 &&
+        value[0] === value.at(-1) &&
+        (value[0] === '"' || value[0] === "'")
+      ) {
         value = value.slice(1, -1);
       }
       pending = { key, parts: [value], line: lineno };

@@ -33,7 +33,9 @@ type Raw = Map<string, { value: string; origin: string }>;
 const SECTIONS = Object.keys(OPTIONS) as (keyof typeof OPTIONS)[];
 
 function specOf(section: string, name: string): OptionSpec<unknown> | undefined {
-  const options = (OPTIONS as Record<string, Record<string, OptionSpec<unknown>> | undefined>)[section];
+  const options = (OPTIONS as Record<string, Record<string, OptionSpec<unknown>> | undefined>)[
+    section
+  ];
   return options?.[name];
 }
 
@@ -62,7 +64,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     } catch (cause) {
       const code = (cause as { code?: string }).code;
       throw new ConfigError(
-        code === 'ENOENT' ? `Config file ${file} does not exist.` : `Cannot read config file ${file}: ${code ?? String(cause)}`,
+        code === 'ENOENT'
+          ? `Config file ${file} does not exist.`
+          : `Cannot read config file ${file}: ${code ?? String(cause)}`,
         { cause },
       );
     }
@@ -88,7 +92,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
     for (const name of Object.keys(OPTIONS[section])) {
       const variable = environmentName(section, name);
       const value = env[variable];
-      if (value !== undefined) raw.set(`${section}.${name}`, { value, origin: `environment variable ${variable}` });
+      if (value !== undefined)
+        raw.set(`${section}.${name}`, { value, origin: `environment variable ${variable}` });
     }
   }
 
@@ -135,7 +140,8 @@ function checkedUrl(url: string, origin: string, cwd: string): string {
   try {
     parseDatabaseUrl(url, cwd);
   } catch (error) {
-    if (error instanceof ConfigError) throw new ConfigError(`${origin}: ${error.message}`, { cause: error });
+    if (error instanceof ConfigError)
+      throw new ConfigError(`${origin}: ${error.message}`, { cause: error });
     throw error;
   }
   return url;
@@ -145,7 +151,15 @@ function sameDatabase(a: string, b: string, cwd: string): boolean {
   const x = parseDatabaseUrl(a, cwd);
   const y = parseDatabaseUrl(b, cwd);
   if (x.engine === 'sqlite' || y.engine === 'sqlite') {
-    return x.engine === y.engine && 'filename' in x && 'filename' in y && x.filename === y.filename && x.filename !== ':memory:';
+    return (
+      x.engine === y.engine &&
+      'filename' in x &&
+      'filename' in y &&
+      x.filename === y.filename &&
+      x.filename !== ':memory:'
+    );
   }
-  return x.engine === y.engine && x.host === y.host && x.port === y.port && x.database === y.database;
+  return (
+    x.engine === y.engine && x.host === y.host && x.port === y.port && x.database === y.database
+  );
 }

@@ -30,7 +30,8 @@ const optionalText: OptionType<string | undefined> = {
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER): OptionType<number> {
   return {
-    expected: max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
+    expected:
+      max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`,
     parse: (raw) => {
       if (!/^[-+]?\d+$/.test(raw.trim())) return undefined;
       const value = Number(raw);
@@ -76,7 +77,11 @@ export const OPTIONS = {
       '127.0.0.1',
       'Address the compute API listens on. Nova defaults to 0.0.0.0; cellgroups to loopback, so that a development start with noauth2 is not reachable from the network.',
     ),
-    osapi_compute_listen_port: option(integer(1, 65535), 8774, 'Port the compute API listens on.'),
+    osapi_compute_listen_port: option(
+      integer(0, 65535),
+      8774,
+      'Port the compute API listens on (0: any free port, printed at start).',
+    ),
     osapi_compute_workers: option(integer(1, 64), 1, 'Number of API server processes.'),
     debug: option(bool, false, 'Log at debug level.'),
   },
@@ -113,6 +118,8 @@ export type OptionSchema = typeof OPTIONS;
 /** The parsed values, section by section, under Nova's names. */
 export type OptionValues = {
   readonly [S in keyof OptionSchema]: {
-    readonly [O in keyof OptionSchema[S]]: OptionSchema[S][O] extends OptionSpec<infer T> ? T : never;
+    readonly [O in keyof OptionSchema[S]]: OptionSchema[S][O] extends OptionSpec<infer T>
+      ? T
+      : never;
   };
 };

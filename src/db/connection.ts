@@ -56,7 +56,11 @@ export async function withDatabase<DB, T>(
  * Wraps a driver failure in a `DbError` that names the database, so that a
  * person reading it knows which of many databases is at fault.
  */
-export function dbFailure(database: Pick<Database<unknown>, 'displayUrl'>, doing: string, cause: unknown): DbError {
+export function dbFailure(
+  database: Pick<Database<unknown>, 'displayUrl'>,
+  doing: string,
+  cause: unknown,
+): DbError {
   return new DbError(`Could not ${doing} on ${database.displayUrl}: ${describeError(cause)}`, {
     cause,
   });

@@ -81,9 +81,7 @@ export function parseDatabaseUrl(url: string, baseDir: string = process.cwd()): 
   const match = URL_PATTERN.exec(trimmed);
   const shown = maskPassword(trimmed);
   if (!match?.groups) {
-    throw new ConfigError(
-      `Malformed database URL "${shown}": expected one of ${ACCEPTED_FORMS}.`,
-    );
+    throw new ConfigError(`Malformed database URL "${shown}": expected one of ${ACCEPTED_FORMS}.`);
   }
   const g = match.groups;
   const [dialect = '', driver] = (g.scheme ?? '').toLowerCase().split('+', 2);

@@ -23,14 +23,27 @@ forEachEngine((engine) => {
     });
 
     it('creates, reads, lists in mapping order, updates and deletes a cell', async () => {
-      const cell0 = await cells.create({ uuid: CELL0_UUID, name: 'cell0', transportUrl: 'none:///', databaseConnection: 'sqlite:///c0.db' });
-      const cell1 = await cells.create({ name: 'cell1', transportUrl: 'rabbit://h/', databaseConnection: 'sqlite:///c1.db' });
+      const cell0 = await cells.create({
+        uuid: CELL0_UUID,
+        name: 'cell0',
+        transportUrl: 'none:///',
+        databaseConnection: 'sqlite:///c0.db',
+      });
+      const cell1 = await cells.create({
+        name: 'cell1',
+        transportUrl: 'rabbit://h/',
+        databaseConnection: 'sqlite:///c1.db',
+      });
       expect(cell0).toMatchObject({ uuid: CELL0_UUID, name: 'cell0', disabled: false });
       expect(cell1.createdAt).toBeInstanceOf(Date);
       expect((await cells.list()).map((c) => c.name)).toEqual(['cell0', 'cell1']);
 
       const updated = await cells.update(cell1.uuid, { name: 'renamed', disabled: true });
-      expect(updated).toMatchObject({ name: 'renamed', disabled: true, transportUrl: 'rabbit://h/' });
+      expect(updated).toMatchObject({
+        name: 'renamed',
+        disabled: true,
+        transportUrl: 'rabbit://h/',
+      });
       expect(updated.updatedAt).toBeInstanceOf(Date);
 
       await cells.delete(updated);
@@ -38,22 +51,56 @@ forEachEngine((engine) => {
     });
 
     it('refuses a second cell with the same uuid, database or transport URL', async () => {
-      const first = await cells.create({ name: 'a', transportUrl: 'rabbit://a/', databaseConnection: 'sqlite:///a.db' });
-      await expect(cells.create({ uuid: first.uuid, name: 'b', transportUrl: 'rabbit://b/', databaseConnection: 'sqlite:///b.db' })).rejects.toThrow(CellExists);
-      await expect(cells.create({ name: 'b', transportUrl: 'rabbit://b/', databaseConnection: 'sqlite:///a.db' })).rejects.toThrow(
-        `already exists for another cell with uuid ${first.uuid}`,
-      );
-      await expect(cells.create({ name: 'b', transportUrl: 'rabbit://a/', databaseConnection: 'sqlite:///b.db' })).rejects.toThrow(CellExists);
+      const first = await cells.create({
+        name: 'a',
+        transportUrl: 'rabbit://a/',
+        databaseConnection: 'sqlite:///a.db',
+      });
+      await expect(
+        cells.create({
+          uuid: first.uuid,
+          name: 'b',
+          transportUrl: 'rabbit://b/',
+          databaseConnection: 'sqlite:///b.db',
+        }),
+      ).rejects.toThrow(CellExists);
+      await expect(
+        cells.create({
+          name: 'b',
+          transportUrl: 'rabbit://b/',
+          databaseConnection: 'sqlite:///a.db',
+        }),
+      ).rejects.toThrow(`already exists for another cell with uuid ${first.uuid}`);
+      await expect(
+        cells.create({
+          name: 'b',
+          transportUrl: 'rabbit://a/',
+          databaseConnection: 'sqlite:///b.db',
+        }),
+      ).rejects.toThrow(CellExists);
       expect(await cells.list()).toHaveLength(1);
     });
 
     it('refuses a transport URL without a scheme', async () => {
-      await expect(cells.create({ name: 'x', transportUrl: 'localhost', databaseConnection: 'sqlite:///x.db' })).rejects.toThrow(InvalidInput);
+      await expect(
+        cells.create({
+          name: 'x',
+          transportUrl: 'localhost',
+          databaseConnection: 'sqlite:///x.db',
+        }),
+      ).rejects.toThrow(InvalidInput);
     });
 
     it('deletes the instance mappings of a cell with it', async () => {
-      const cell = await cells.create({ name: 'a', transportUrl: 'rabbit://a/', databaseConnection: 'sqlite:///a.db' });
-      await api.db.insertInto('instance_mappings').values({ instance_uuid: 'i-1', cell_id: cell.id, project_id: 'p' }).execute();
+      const cell = await cells.create({
+        name: 'a',
+        transportUrl: 'rabbit://a/',
+        databaseConnection: 'sqlite:///a.db',
+      });
+      await api.db
+        .insertInto('instance_mappings')
+        .values({ instance_uuid: 'i-1', cell_id: cell.id, project_id: 'p' })
+        .execute();
       expect(await cells.countInstanceMappings(cell.id)).toBe(1);
       await cells.delete(cell);
       expect(await api.db.selectFrom('instance_mappings').selectAll().execute()).toEqual([]);

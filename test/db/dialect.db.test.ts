@@ -25,9 +25,19 @@ forEachEngine((engine) => {
       const at = new Date('2026-03-04T05:06:07.891Z');
       await api.db
         .insertInto('instance_groups')
-        .values({ uuid: 'a', name: 'g', user_id: 'u', project_id: 'p', created_at: at, updated_at: null })
+        .values({
+          uuid: 'a',
+          name: 'g',
+          user_id: 'u',
+          project_id: 'p',
+          created_at: at,
+          updated_at: null,
+        })
         .execute();
-      const row = await api.db.selectFrom('instance_groups').select(['created_at', 'updated_at']).executeTakeFirstOrThrow();
+      const row = await api.db
+        .selectFrom('instance_groups')
+        .select(['created_at', 'updated_at'])
+        .executeTakeFirstOrThrow();
       expect(row.created_at).toBeInstanceOf(Date);
       // Nova's MySQL DATETIME keeps whole seconds (MariaDB truncates); the others keep milliseconds.
       const expected = engine.name === 'mysql' ? new Date('2026-03-04T05:06:07.000Z') : at;
@@ -37,15 +47,27 @@ forEachEngine((engine) => {
 
     it('round-trips booleans', async () => {
       const cells = new CellMappings(api);
-      const on = await cells.create({ name: 'on', transportUrl: 'none:///1', databaseConnection: 'sqlite://', disabled: true });
-      const off = await cells.create({ name: 'off', transportUrl: 'none:///2', databaseConnection: 'sqlite:///x.db' });
+      const on = await cells.create({
+        name: 'on',
+        transportUrl: 'none:///1',
+        databaseConnection: 'sqlite://',
+        disabled: true,
+      });
+      const off = await cells.create({
+        name: 'off',
+        transportUrl: 'none:///2',
+        databaseConnection: 'sqlite:///x.db',
+      });
       expect(on.disabled).toBe(true);
       expect(off.disabled).toBe(false);
     });
 
     it('recognizes a duplicate key, and nothing else, as one', async () => {
       const insert = () =>
-        api.db.insertInto('instance_groups').values({ uuid: 'same', name: 'g', user_id: 'u', project_id: 'p' }).execute();
+        api.db
+          .insertInto('instance_groups')
+          .values({ uuid: 'same', name: 'g', user_id: 'u', project_id: 'p' })
+          .execute();
       await insert();
       const duplicate = await insert().catch((e: unknown) => e);
       expect(api.engine.isDuplicateKey(duplicate)).toBe(true);

@@ -38,11 +38,17 @@ export function runManage(
 }
 
 /** Writes a nova.conf-style file and returns its path. */
-export function writeConfig(dir: string, name: string, sections: Record<string, Record<string, string>>): string {
+export function writeConfig(
+  dir: string,
+  name: string,
+  sections: Record<string, Record<string, string>>,
+): string {
   const file = path.join(dir, name);
   const text = Object.entries(sections)
     .map(([section, options]) =>
-      [`[${section}]`, ...Object.entries(options).map(([key, value]) => `${key} = ${value}`)].join('\n'),
+      [`[${section}]`, ...Object.entries(options).map(([key, value]) => `${key} = ${value}`)].join(
+        '\n',
+      ),
     )
     .join('\n\n');
   writeFileSync(file, `${text}\n`);

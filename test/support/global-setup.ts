@@ -27,10 +27,15 @@ const SERVERS: { name: EngineName; variable: string; fallback: string }[] = [
 
 function required(): Set<string> {
   const value = process.env.CELLGROUPS_REQUIRE_ENGINES ?? '';
-  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   if (names.includes('all')) return new Set(['sqlite', 'postgresql', 'mysql']);
   // Accept the names people use for the engines, not only ours.
-  return new Set(names.map((n) => (n === 'mariadb' ? 'mysql' : n === 'postgres' ? 'postgresql' : n)));
+  return new Set(
+    names.map((n) => (n === 'mariadb' ? 'mysql' : n === 'postgres' ? 'postgresql' : n)),
+  );
 }
 
 export default async function setup(project: TestProject): Promise<void> {
@@ -40,15 +45,21 @@ export default async function setup(project: TestProject): Promise<void> {
     const url = process.env[server.variable] ?? server.fallback;
     const label = engineFor(server.name).label;
     try {
-      await withDatabase(url, (db) => sql`select 1`.execute(db.db), { pool: { maxConnections: 1, connectTimeoutMs: 3000 } });
+      await withDatabase(url, (db) => sql`select 1`.execute(db.db), {
+        pool: { maxConnections: 1, connectTimeoutMs: 3000 },
+      });
       engines.push({ name: server.name, label, serverUrl: url });
     } catch (error) {
       missing.push(server.name);
       const why = `${label} is not reachable at ${url} (${describeError(error)})`;
       if (required().has(server.name)) {
-        throw new Error(`${why}, and CELLGROUPS_REQUIRE_ENGINES requires it. Start it, or set ${server.variable}.`);
+        throw new Error(
+          `${why}, and CELLGROUPS_REQUIRE_ENGINES requires it. Start it, or set ${server.variable}.`,
+        );
       }
-      console.warn(`cellgroups tests: skipping ${why}; set CELLGROUPS_REQUIRE_ENGINES=all to make this a failure.`);
+      console.warn(
+        `cellgroups tests: skipping ${why}; set CELLGROUPS_REQUIRE_ENGINES=all to make this a failure.`,
+      );
     }
   }
   console.log(`cellgroups tests cover: ${engines.map((e) => e.label).join(', ')}`);

@@ -36,7 +36,8 @@ export async function inspectTable<DB>(database: Database<DB>, table: string): P
   const meta = tables.find((t) => t.name === table);
   if (!meta) throw new Error(`no table ${table}`);
   const columns: TableShape['columns'] = {};
-  for (const c of meta.columns) columns[c.name] = { type: family(c.dataType), nullable: c.isNullable };
+  for (const c of meta.columns)
+    columns[c.name] = { type: family(c.dataType), nullable: c.isNullable };
 
   const indexes: Record<string, string> = {};
   const foreignKeys: string[] = [];
@@ -76,7 +77,10 @@ export async function inspectTable<DB>(database: Database<DB>, table: string): P
             where table_schema = database() and table_name = ${table} and index_name <> 'PRIMARY'
             order by index_name, seq_in_index`,
       )) {
-        const entry = byName.get(String(r.name)) ?? { unique: Number(r.non_unique) === 0, cols: [] };
+        const entry = byName.get(String(r.name)) ?? {
+          unique: Number(r.non_unique) === 0,
+          cols: [],
+        };
         entry.cols.push(String(r.col));
         byName.set(String(r.name), entry);
       }
@@ -93,22 +97,39 @@ export async function inspectTable<DB>(database: Database<DB>, table: string): P
     }
     case 'sqlite': {
       const create = String(
-        (await rows(database, sql`select sql from sqlite_master where type = 'table' and name = ${table}`))[0]?.sql,
+        (
+          await rows(
+            database,
+            sql`select sql from sqlite_master where type = 'table' and name = ${table}`,
+          )
+        )[0]?.sql,
       );
-      for (const r of await rows(database, sql`select name, "unique", origin from pragma_index_list(${table})`)) {
-        const cols = (await rows(database, sql`select name from pragma_index_info(${String(r.name)}) order by seqno`)).map(
-          (c) => String(c.name),
-        );
+      for (const r of await rows(
+        database,
+        sql`select name, "unique", origin from pragma_index_list(${table})`,
+      )) {
+        const cols = (
+          await rows(
+            database,
+            sql`select name from pragma_index_info(${String(r.name)}) order by seqno`,
+          )
+        ).map((c) => String(c.name));
         if (r.origin === 'pk') continue;
         if (r.origin === 'u') {
           // SQLite keeps a named UNIQUE constraint as an autoindex: recover its name from the DDL.
-          const named = new RegExp(`constraint\\s+"?(\\w+)"?\\s+unique\\s*\\(${cols.map((c) => `"?${c}"?`).join('\\s*,\\s*')}\\)`, 'i').exec(create);
+          const named = new RegExp(
+            `constraint\\s+"?(\\w+)"?\\s+unique\\s*\\(${cols.map((c) => `"?${c}"?`).join('\\s*,\\s*')}\\)`,
+            'i',
+          ).exec(create);
           add(named?.[1] ?? String(r.name), true, cols);
         } else {
           add(String(r.name), Number(r.unique) === 1, cols);
         }
       }
-      for (const r of await rows(database, sql`select "from" as col, "table" as ref_table, "to" as ref_col from pragma_foreign_key_list(${table})`)) {
+      for (const r of await rows(
+        database,
+        sql`select "from" as col, "table" as ref_table, "to" as ref_col from pragma_foreign_key_list(${table})`,
+      )) {
         foreignKeys.push(`${String(r.col)} -> ${String(r.ref_table)}.${String(r.ref_col)}`);
       }
       break;

@@ -8,8 +8,5 @@ export function baseUrlOf(request: FastifyRequest): string {
 
 /** Version discovery: needs no token and no microversion. */
 export function versionRoutes(app: FastifyInstance): void {
-  app.get('/', async (request, reply) => {
-    // Nova answers plain `application/json`, without a charset parameter.
-    return reply.type('application/json').send(versionsDocument(baseUrlOf(request)));
-  });
+  app.get('/', (request) => versionsDocument(baseUrlOf(request)));
 }

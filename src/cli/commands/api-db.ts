@@ -32,8 +32,9 @@ export function registerApiDbCommands(program: Command, action: ActionWrapper): 
     .addOption(formatOption())
     .action(
       action(async (ctx, options: FormatOptions) => {
-        const version = await withDatabase<ApiDatabase, number>(ctx.config().apiDatabaseUrl, (api) =>
-          readSchemaVersion(api, 'api'),
+        const version = await withDatabase<ApiDatabase, number>(
+          ctx.config().apiDatabaseUrl,
+          (api) => readSchemaVersion(api, 'api'),
         );
         ctx.out(
           options.format === 'json'

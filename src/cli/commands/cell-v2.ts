@@ -22,7 +22,10 @@ import { renderJson, renderTable } from '../output.js';
 import { reportSync } from './schema-output.js';
 
 /** Runs `work` with the cell registry of the configured API database. */
-async function withCells<T>(ctx: CommandContext, work: (cells: CellMappings) => Promise<T>): Promise<T> {
+async function withCells<T>(
+  ctx: CommandContext,
+  work: (cells: CellMappings) => Promise<T>,
+): Promise<T> {
   return withDatabase<ApiDatabase, T>(ctx.config().apiDatabaseUrl, async (api) => {
     if ((await readSchemaVersion(api, 'api')) === 0) {
       throw new SchemaError(
@@ -39,7 +42,9 @@ function transportUrlFrom(ctx: CommandContext, given: string | undefined): strin
   if (!url) {
     url = ctx.config().values.DEFAULT.transport_url;
     if (!url) {
-      ctx.err('Must specify --transport-url if [DEFAULT]/transport_url is not set in the configuration file.');
+      ctx.err(
+        'Must specify --transport-url if [DEFAULT]/transport_url is not set in the configuration file.',
+      );
       return undefined;
     }
     ctx.out(
@@ -158,7 +163,13 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
             ? renderJson(rows)
             : renderTable(
                 ['Name', 'UUID', 'Transport URL', 'Database Connection', 'Disabled'],
-                rows.map((c) => [c.name ?? '', c.uuid, c.transport_url, c.database_connection, c.disabled]),
+                rows.map((c) => [
+                  c.name ?? '',
+                  c.uuid,
+                  c.transport_url,
+                  c.database_connection,
+                  c.disabled,
+                ]),
               ),
         );
         return EXIT.OK;
@@ -173,7 +184,10 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
     )
     .requiredOption('--cell_uuid <cell_uuid>', 'the uuid of the cell to update')
     .option('--name <cell_name>', 'set the cell name')
-    .option('--transport-url <transport_url>', 'set the cell transport URL (running services see it after a restart)')
+    .option(
+      '--transport-url <transport_url>',
+      'set the cell transport URL (running services see it after a restart)',
+    )
     .option(
       '--database_connection <database_connection>',
       'set the cell database URL (running services see it after a restart)',
@@ -211,10 +225,14 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
                 return 2;
               }
             }
-            if (options.database_connection !== undefined) checkedDatabaseUrl(options.database_connection);
+            if (options.database_connection !== undefined)
+              checkedDatabaseUrl(options.database_connection);
             try {
               await cells.assertUnique(
-                { transportUrl: options.transportUrl, databaseConnection: options.database_connection },
+                {
+                  transportUrl: options.transportUrl,
+                  databaseConnection: options.database_connection,
+                },
                 cell.uuid,
               );
             } catch (error) {
@@ -241,7 +259,9 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
             await cells.update(cell.uuid, {
               ...(options.name ? { name: options.name } : {}),
               ...(options.transportUrl ? { transportUrl: options.transportUrl } : {}),
-              ...(options.database_connection ? { databaseConnection: options.database_connection } : {}),
+              ...(options.database_connection
+                ? { databaseConnection: options.database_connection }
+                : {}),
               ...(disabled === undefined ? {} : { disabled }),
             });
             return EXIT.OK;
@@ -266,13 +286,17 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
               case 'deleted':
                 return EXIT.OK;
               case 'has-instances':
-                ctx.err(`There are existing instances mapped to cell with uuid ${options.cell_uuid}.`);
+                ctx.err(
+                  `There are existing instances mapped to cell with uuid ${options.cell_uuid}.`,
+                );
                 return 3;
               case 'has-instance-mappings':
                 ctx.err(
                   `There are instance mappings to cell with uuid ${options.cell_uuid}, but all instances have been deleted in the cell.`,
                 );
-                ctx.err("So execute 'cellgroups-manage cell_v2 delete_cell --force' to delete the instance mappings.");
+                ctx.err(
+                  "So execute 'cellgroups-manage cell_v2 delete_cell --force' to delete the instance mappings.",
+                );
                 return 4;
             }
           } catch (error) {
@@ -294,9 +318,16 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
       action(async (ctx, options: { transportUrl?: string }) => {
         const transportUrl = transportUrlFrom(ctx, options.transportUrl);
         if (!transportUrl) return 1;
-        const result = await withCells(ctx, (cells) => simpleCellSetup(cells, ctx.config(), transportUrl));
+        const result = await withCells(ctx, (cells) =>
+          simpleCellSetup(cells, ctx.config(), transportUrl),
+        );
         if (!result.cell0.created) ctx.out('Cell0 is already setup');
-        reportSync(ctx, 'cell0 database', result.cell0.cell.databaseConnection ?? '', result.cell0.schema);
+        reportSync(
+          ctx,
+          'cell0 database',
+          result.cell0.cell.databaseConnection ?? '',
+          result.cell0.schema,
+        );
         ctx.out(
           result.cell.created
             ? `Mapped cell ${result.cell.cell.name ?? ''} ${result.cell.cell.uuid}.`

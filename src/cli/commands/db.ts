@@ -37,10 +37,10 @@ export function registerDbCommands(program: Command, action: ActionWrapper): voi
         const config = ctx.config();
         if (!options.local_cell) {
           try {
-            const cell0 = await withDatabase<ApiDatabase, Awaited<ReturnType<CellMappings['findByUuid']>>>(
-              config.apiDatabaseUrl,
-              (api) => new CellMappings(api).findByUuid(CELL0_UUID),
-            );
+            const cell0 = await withDatabase<
+              ApiDatabase,
+              Awaited<ReturnType<CellMappings['findByUuid']>>
+            >(config.apiDatabaseUrl, (api) => new CellMappings(api).findByUuid(CELL0_UUID));
             if (!cell0?.databaseConnection) {
               ctx.out('WARNING: cell0 mapping not found - not syncing cell0.');
             } else {
@@ -63,8 +63,9 @@ export function registerDbCommands(program: Command, action: ActionWrapper): voi
     .addOption(formatOption())
     .action(
       action(async (ctx, options: FormatOptions) => {
-        const version = await withDatabase<CellDatabase, number>(ctx.config().cellDatabaseUrl, (cell) =>
-          readSchemaVersion(cell, 'cell'),
+        const version = await withDatabase<CellDatabase, number>(
+          ctx.config().cellDatabaseUrl,
+          (cell) => readSchemaVersion(cell, 'cell'),
         );
         ctx.out(
           options.format === 'json'

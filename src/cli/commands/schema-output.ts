@@ -7,17 +7,26 @@ import type { CommandContext } from '../command.js';
 export function parseVersionArgument(version: string | undefined): number | undefined {
   if (version === undefined) return undefined;
   if (!/^\d+$/.test(version)) {
-    throw new InvalidInput(`Invalid schema version "${version}": expected a whole number such as 1.`);
+    throw new InvalidInput(
+      `Invalid schema version "${version}": expected a whole number such as 1.`,
+    );
   }
   return Number(version);
 }
 
-export function reportSync(ctx: CommandContext, what: string, url: string, result: SyncResult): void {
+export function reportSync(
+  ctx: CommandContext,
+  what: string,
+  url: string,
+  result: SyncResult,
+): void {
   const where = `${what} ${maskPassword(url)}`;
   if (result.applied.length === 0) {
     ctx.out(`${where}: schema already at version ${result.to}.`);
   } else {
     const steps = result.applied.map((s) => `${s.version} (${s.name})`).join(', ');
-    ctx.out(`${where}: schema synced from version ${result.from} to ${result.to}: applied ${steps}.`);
+    ctx.out(
+      `${where}: schema synced from version ${result.from} to ${result.to}: applied ${steps}.`,
+    );
   }
 }

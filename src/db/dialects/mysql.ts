@@ -1,5 +1,10 @@
 import { MysqlDialect, sql } from 'kysely';
-import { createConnection, createPool, type ConnectionOptions, type PoolOptions as Mysql2PoolOptions } from 'mysql2';
+import {
+  createConnection,
+  createPool,
+  type ConnectionOptions,
+  type PoolOptions as Mysql2PoolOptions,
+} from 'mysql2';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
 import { errorProperty, type Engine, type PoolOptions } from './engine.js';
 
@@ -92,7 +97,11 @@ export const mysqlEngine: Engine = {
   async createDatabase(target, pool) {
     const server = asServer(target);
     try {
-      await onServer(server, pool, `CREATE DATABASE ${quoteIdent(server.database)} CHARACTER SET utf8mb4`);
+      await onServer(
+        server,
+        pool,
+        `CREATE DATABASE ${quoteIdent(server.database)} CHARACTER SET utf8mb4`,
+      );
     } catch (error) {
       if (errorProperty(error, 'errno') !== ER_DB_CREATE_EXISTS) throw error;
     }

@@ -9,12 +9,20 @@ const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
  * Nova's DateTime columns are `timestamp without time zone` holding UTC.
  * node-postgres would read them as local time; read them as UTC instead.
  */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === TIMESTAMP_WITHOUT_TIME_ZONE
-      ? (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
-      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
-};
+function getTypeParser(
+  oid: number,
+  format: 'text' | 'binary' = 'text',
+): (value: string) => unknown {
+  if (oid === TIMESTAMP_WITHOUT_TIME_ZONE)
+    return (value) => new Date(`${value.replace(' ', 'T')}Z`);
+  // node-postgres types the oid as its enum of built-in types; any oid is valid here.
+  const builtinParser = pg.types.getTypeParser as (
+    oid: number,
+    format: 'text' | 'binary',
+  ) => (value: string) => unknown;
+  return builtinParser(oid, format);
+}
+const types = { getTypeParser };
 
 /**
  * …and write them as UTC: node-postgres sends a `Date` parameter in local
@@ -25,13 +33,19 @@ const types = {
 pg.defaults.parseInputDatesAsUTC = true;
 
 function asServer(target: DatabaseTarget): ServerTarget {
-  if (target.engine !== 'postgresql') throw new TypeError(`not a PostgreSQL target: ${target.engine}`);
+  if (target.engine !== 'postgresql')
+    throw new TypeError(`not a PostgreSQL target: ${target.engine}`);
   return target;
 }
 
-function poolConfig(target: ServerTarget, pool: PoolOptions, database = target.database): pg.PoolConfig {
+function poolConfig(
+  target: ServerTarget,
+  pool: PoolOptions,
+  database = target.database,
+): pg.PoolConfig {
   const o = target.options;
-  const ssl = o.sslmode && o.sslmode !== 'disable' && o.sslmode !== 'allow' && o.sslmode !== 'prefer';
+  const ssl =
+    o.sslmode && o.sslmode !== 'disable' && o.sslmode !== 'allow' && o.sslmode !== 'prefer';
   return {
     // `?host=/var/run/postgresql` is libpq's way to name a socket directory.
     host: o.host ?? target.host ?? '127.0.0.1',
@@ -40,15 +54,23 @@ function poolConfig(target: ServerTarget, pool: PoolOptions, database = target.d
     ...(target.password === undefined ? {} : { password: target.password }),
     database,
     max: pool.maxConnections,
-    connectionTimeoutMillis: o.connect_timeout ? Number(o.connect_timeout) * 1000 : pool.connectTimeoutMs,
+    connectionTimeoutMillis: o.connect_timeout
+      ? Number(o.connect_timeout) * 1000
+      : pool.connectTimeoutMs,
     ...(o.application_name ? { application_name: o.application_name } : {}),
-    ...(ssl ? { ssl: { rejectUnauthorized: o.sslmode === 'verify-full' || o.sslmode === 'verify-ca' } } : {}),
+    ...(ssl
+      ? { ssl: { rejectUnauthorized: o.sslmode === 'verify-full' || o.sslmode === 'verify-ca' } }
+      : {}),
     types,
   };
 }
 
 /** Runs one statement against the server's maintenance database. */
-async function onMaintenanceDb(target: ServerTarget, pool: PoolOptions, statement: string): Promise<void> {
+async function onMaintenanceDb(
+  target: ServerTarget,
+  pool: PoolOptions,
+  statement: string,
+): Promise<void> {
   const client = new pg.Client(poolConfig(target, pool, 'postgres'));
   await client.connect();
   try {
@@ -91,6 +113,10 @@ export const postgresEngine: Engine = {
   },
   async dropDatabase(target, pool) {
     const server = asServer(target);
-    await onMaintenanceDb(server, pool, `DROP DATABASE IF EXISTS ${quoteIdent(server.database)} WITH (FORCE)`);
+    await onMaintenanceDb(
+      server,
+      pool,
+      `DROP DATABASE IF EXISTS ${quoteIdent(server.database)} WITH (FORCE)`,
+    );
   },
 };

@@ -60,6 +60,26 @@ function wrapStatement(statement: BetterSqlite3.Statement): SqliteStatement {
   };
 }
 
+/**
+ * WAL lets readers in other processes go on while one process writes.
+ * NOTE: switching a new file to WAL needs an exclusive lock, and when two
+ * processes open the file at once SQLite answers BUSY without waiting (to
+ * avoid a lock-upgrade deadlock); so this one step retries until the busy
+ * timeout. The open is synchronous, hence the synchronous sleep.
+ */
+function enableWal(database: BetterSqlite3.Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      database.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if (!sqliteEngine.isRetryable(error) || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
 function openSqlite(target: SqliteTarget, busyTimeoutMs: number): SqliteDatabase {
   let database: BetterSqlite3.Database;
   try {
@@ -70,10 +90,9 @@ function openSqlite(target: SqliteTarget, busyTimeoutMs: number): SqliteDatabase
       { cause },
     );
   }
-  // WAL lets readers in other processes go on while one process writes;
-  // busy_timeout makes a second writer wait for the lock instead of failing.
-  if (target.filename !== ':memory:') database.pragma('journal_mode = WAL');
+  // A second writer waits for the lock instead of failing.
   database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  if (target.filename !== ':memory:') enableWal(database, busyTimeoutMs);
   database.pragma('foreign_keys = ON');
   database.pragma('synchronous = NORMAL');
   return {
@@ -162,7 +181,8 @@ export const sqliteEngine: Engine = {
   dropDatabase(target) {
     const { filename } = asSqlite(target);
     if (filename !== ':memory:') {
-      for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(filename + suffix, { force: true });
+      for (const suffix of ['', '-wal', '-shm', '-journal'])
+        rmSync(filename + suffix, { force: true });
     }
     return Promise.resolve();
   },

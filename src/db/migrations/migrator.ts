@@ -1,5 +1,5 @@
 import { Migrator, type Kysely, type Migration } from 'kysely';
-import { SchemaError } from '../../errors.js';
+import { SchemaError, describeError } from '../../errors.js';
 import type { Database } from '../connection.js';
 import { dbFailure } from '../connection.js';
 import { initial as apiInitial } from './api/001-initial.js';
@@ -65,7 +65,10 @@ async function tableNames<DB>(database: Database<DB>): Promise<Set<string>> {
  * The schema version recorded in the database: 0 when it was never synced.
  * Refuses a database of the other kind and one newer than this program.
  */
-export async function readSchemaVersion<DB>(database: Database<DB>, kind: SchemaKind): Promise<number> {
+export async function readSchemaVersion<DB>(
+  database: Database<DB>,
+  kind: SchemaKind,
+): Promise<number> {
   const tables = await tableNames(database);
   const other: SchemaKind = kind === 'api' ? 'cell' : 'api';
   if (tables.has(VERSION_TABLE[other])) {
@@ -129,7 +132,7 @@ export async function syncSchema<DB>(
     const failed = results.find((r) => r.status === 'Error')?.migrationName;
     throw new SchemaError(
       `Could not sync the ${LABEL[kind]} database ${database.displayUrl}` +
-        `${failed ? ` (migration ${failed})` : ''}: ${error instanceof Error ? error.message : String(error)}`,
+        `${failed ? ` (migration ${failed})` : ''}: ${describeError(error)}`,
       { cause: error },
     );
   }

@@ -3,7 +3,16 @@ import { renderTable } from '../../../src/cli/output.js';
 
 describe('renderTable', () => {
   it("draws nova-manage's prettytable shape, with Python booleans", () => {
-    expect(renderTable(['Name', 'Disabled'], [['cell0', false], ['cell10', true], [null, null]])).toBe(
+    expect(
+      renderTable(
+        ['Name', 'Disabled'],
+        [
+          ['cell0', false],
+          ['cell10', true],
+          [null, null],
+        ],
+      ),
+    ).toBe(
       [
         '+--------+----------+',
         '|  Name  | Disabled |',

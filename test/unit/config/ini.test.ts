@@ -7,9 +7,9 @@ const values = (text: string, section: string, key: string) =>
 
 describe('parseIni follows oslo.config, not the ini package', () => {
   it('keeps ; and # inside a value (only a line start makes a comment)', () => {
-    expect(values('[database]\nconnection = mysql://u:se;cr#et@h/db\n', 'database', 'connection')).toEqual([
-      'mysql://u:se;cr#et@h/db',
-    ]);
+    expect(
+      values('[database]\nconnection = mysql://u:se;cr#et@h/db\n', 'database', 'connection'),
+    ).toEqual(['mysql://u:se;cr#et@h/db']);
   });
 
   it('skips comment lines starting with # or ;', () => {
@@ -23,7 +23,9 @@ describe('parseIni follows oslo.config, not the ini package', () => {
   });
 
   it('strips one pair of matching surrounding quotes', () => {
-    expect(values(`[a]\nx = "quoted value"\ny = 'single'\nz = "mismatch'\n`, 'a', 'x')).toEqual(['quoted value']);
+    expect(values(`[a]\nx = "quoted value"\ny = 'single'\nz = "mismatch'\n`, 'a', 'x')).toEqual([
+      'quoted value',
+    ]);
     expect(values(`[a]\ny = 'single'\n`, 'a', 'y')).toEqual(['single']);
     expect(values(`[a]\nz = "mismatch'\n`, 'a', 'z')).toEqual([`"mismatch'`]);
   });
@@ -35,7 +37,11 @@ describe('parseIni follows oslo.config, not the ini package', () => {
   });
 
   it('accumulates repeated keys in order, also across repeated sections', () => {
-    expect(values('[a]\nx = 1\nx = 2\n[b]\ny = 0\n[a]\nx = 3\n', 'a', 'x')).toEqual(['1', '2', '3']);
+    expect(values('[a]\nx = 1\nx = 2\n[b]\ny = 0\n[a]\nx = 3\n', 'a', 'x')).toEqual([
+      '1',
+      '2',
+      '3',
+    ]);
   });
 
   it('normalizes section names (DEFAULT kept) and dashes in keys', () => {

@@ -71,15 +71,39 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    ['[quota]\nserver_groups = ten\n', /bad.conf:2: \[quota\] server_groups: invalid value "ten": expected an integer >= -1/],
+    [
+      '[quota]\nserver_groups = ten\n',
+      /bad.conf:2: \[quota\] server_groups: invalid value "ten": expected an integer >= -1/,
+    ],
     ['[quota]\nserver_groups = -2\n', /\[quota\] server_groups: invalid value "-2"/],
-    ['[DEFAULT]\nosapi_compute_listen_port = 70000\n', /osapi_compute_listen_port: invalid value "70000": expected an integer from 1 to 65535/],
-    ['[DEFAULT]\ndebug = maybe\n', /\[DEFAULT\] debug: invalid value "maybe": expected true or false/],
-    ['[api]\nauth_strategy = noauth\n', /\[api\] auth_strategy: invalid value "noauth": expected one of noauth2, keystone/],
-    ['[api]\nmax_limt = 5\n', /bad.conf:2: \[api\] max_limt: unknown option; \[api\] has auth_strategy, max_limit/],
-    ['[cells]\nenable = true\n', /bad.conf:1: unknown section \[cells\]; known sections: \[DEFAULT\]/],
-    ['[database]\nconnection = oracle://x@h/db\n', /bad.conf:2: \[database\] connection: Unsupported database URL scheme "oracle"/],
-    ['[database]\nconnection = sqlite:///same.db\n[api_database]\nconnection = sqlite:///same.db\n', /must be separate databases/],
+    [
+      '[DEFAULT]\nosapi_compute_listen_port = 70000\n',
+      /osapi_compute_listen_port: invalid value "70000": expected an integer from 0 to 65535/,
+    ],
+    [
+      '[DEFAULT]\ndebug = maybe\n',
+      /\[DEFAULT\] debug: invalid value "maybe": expected true or false/,
+    ],
+    [
+      '[api]\nauth_strategy = noauth\n',
+      /\[api\] auth_strategy: invalid value "noauth": expected one of noauth2, keystone/,
+    ],
+    [
+      '[api]\nmax_limt = 5\n',
+      /bad.conf:2: \[api\] max_limt: unknown option; \[api\] has auth_strategy, max_limit/,
+    ],
+    [
+      '[cells]\nenable = true\n',
+      /bad.conf:1: unknown section \[cells\]; known sections: \[DEFAULT\]/,
+    ],
+    [
+      '[database]\nconnection = oracle://x@h/db\n',
+      /bad.conf:2: \[database\] connection: Unsupported database URL scheme "oracle"/,
+    ],
+    [
+      '[database]\nconnection = sqlite:///same.db\n[api_database]\nconnection = sqlite:///same.db\n',
+      /must be separate databases/,
+    ],
   ])('rejects %j naming file, section and option', (text, message) => {
     const bad = file('bad.conf', text);
     expect(() => loadConfig({ cwd: dir, env: {}, files: [bad] })).toThrow(ConfigError);

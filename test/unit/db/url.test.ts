@@ -38,7 +38,13 @@ describe('parseDatabaseUrl: the forms of nova.conf', () => {
     const a = parseDatabaseUrl('mysql+pymysql://root:pw@127.0.0.1/nova?charset=utf8');
     const b = parseDatabaseUrl('mysql://root:pw@127.0.0.1/nova?charset=utf8');
     expect(a).toEqual(b);
-    expect(a).toMatchObject({ engine: 'mysql', host: '127.0.0.1', port: undefined, database: 'nova', options: { charset: 'utf8' } });
+    expect(a).toMatchObject({
+      engine: 'mysql',
+      host: '127.0.0.1',
+      port: undefined,
+      database: 'nova',
+      options: { charset: 'utf8' },
+    });
   });
 
   it('decodes URL-encoded user, password and database', () => {
@@ -54,7 +60,9 @@ describe('parseDatabaseUrl: the forms of nova.conf', () => {
   });
 
   it('keeps unescaped # and ? in a password, as SQLAlchemy does', () => {
-    expect(parseDatabaseUrl('mysql+pymysql://nova:se#cr?et@h:3306/nova?charset=utf8')).toMatchObject({
+    expect(
+      parseDatabaseUrl('mysql+pymysql://nova:se#cr?et@h:3306/nova?charset=utf8'),
+    ).toMatchObject({
       password: 'se#cr?et',
       port: 3306,
       database: 'nova',
@@ -63,7 +71,10 @@ describe('parseDatabaseUrl: the forms of nova.conf', () => {
   });
 
   it('reads an IPv6 host in brackets', () => {
-    expect(parseDatabaseUrl('postgresql://u@[::1]:5432/db')).toMatchObject({ host: '::1', port: 5432 });
+    expect(parseDatabaseUrl('postgresql://u@[::1]:5432/db')).toMatchObject({
+      host: '::1',
+      port: 5432,
+    });
   });
 
   it('reads a socket directory and a unix socket from the query', () => {
@@ -71,7 +82,9 @@ describe('parseDatabaseUrl: the forms of nova.conf', () => {
       host: undefined,
       options: { host: '/var/run/postgresql' },
     });
-    expect(parseDatabaseUrl('mysql+pymysql://nova@/nova?unix_socket=/run/mysqld/mysqld.sock')).toMatchObject({
+    expect(
+      parseDatabaseUrl('mysql+pymysql://nova@/nova?unix_socket=/run/mysqld/mysqld.sock'),
+    ).toMatchObject({
       options: { unix_socket: '/run/mysqld/mysqld.sock' },
     });
   });
@@ -79,7 +92,10 @@ describe('parseDatabaseUrl: the forms of nova.conf', () => {
 
 describe('parseDatabaseUrl: bad URLs are errors that name the accepted forms', () => {
   const cases: [string, RegExp][] = [
-    ['oracle://u:p@h/db', /Unsupported database URL scheme "oracle".*sqlite:\/\/\/relative.*postgresql:\/\/.*mysql\+pymysql:\/\//],
+    [
+      'oracle://u:p@h/db',
+      /Unsupported database URL scheme "oracle".*sqlite:\/\/\/relative.*postgresql:\/\/.*mysql\+pymysql:\/\//,
+    ],
     ['postgresql+asyncpg://u@h/db', /Unsupported database URL scheme "postgresql\+asyncpg"/],
     ['not a url', /Malformed database URL "not a url": expected one of/],
     ['', /Malformed database URL/],
@@ -98,7 +114,9 @@ describe('parseDatabaseUrl: bad URLs are errors that name the accepted forms', (
   });
 
   it('never shows the password in the error', () => {
-    expect(() => parseDatabaseUrl('oracle://u:topsecret@h/db')).toThrow(/oracle:\/\/u:\*\*\*\*@h\/db/);
+    expect(() => parseDatabaseUrl('oracle://u:topsecret@h/db')).toThrow(
+      /oracle:\/\/u:\*\*\*\*@h\/db/,
+    );
     expect(() => parseDatabaseUrl('oracle://u:topsecret@h/db')).not.toThrow(/topsecret/);
   });
 });

@@ -26,7 +26,11 @@ export const initial: SchemaMigration = {
       .addColumn('queued_for_delete', 'boolean', (c) => c.defaultTo(false))
       .addUniqueConstraint('uniq_instance_mappings0instance_uuid', ['instance_uuid'])
       .execute();
-    await db.schema.createIndex('project_id_idx').on('instance_mappings').column('project_id').execute();
+    await db.schema
+      .createIndex('project_id_idx')
+      .on('instance_mappings')
+      .column('project_id')
+      .execute();
     await db.schema
       .createIndex('instance_uuid_idx')
       .on('instance_mappings')
@@ -91,7 +95,11 @@ export const initial: SchemaMigration = {
       .addColumn('hard_limit', 'integer')
       .addUniqueConstraint('uniq_quotas0project_id0resource', ['project_id', 'resource'])
       .execute();
-    await db.schema.createIndex('quotas_project_id_idx').on('quotas').column('project_id').execute();
+    await db.schema
+      .createIndex('quotas_project_id_idx')
+      .on('quotas')
+      .column('project_id')
+      .execute();
 
     await table('project_user_quotas')
       .addColumn('user_id', 'varchar(255)', (c) => c.notNull())

@@ -21,7 +21,11 @@ export const initial: SchemaMigration = {
       .addColumn('vm_state', 'varchar(255)')
       .addUniqueConstraint('uniq_instances0uuid', ['uuid'])
       .execute();
-    await db.schema.createIndex('instances_project_id_idx').on('instances').column('project_id').execute();
+    await db.schema
+      .createIndex('instances_project_id_idx')
+      .on('instances')
+      .column('project_id')
+      .execute();
     await db.schema
       .createIndex('instances_project_id_deleted_idx')
       .on('instances')
