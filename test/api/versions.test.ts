@@ -1,24 +1,11 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config/load.js';
-
-const samples = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../../shared/samples',
-);
+import { readSample } from '../support/samples.js';
 
 describe('version discovery', () => {
   it('GET / answers the versions document of the captured Nova exchange', async () => {
-    const sample = JSON.parse(
-      readFileSync(path.join(samples, '01-versions_root.mvnone.json'), 'utf8'),
-    ) as {
-      status: number;
-      headers: [string, string][];
-      body: unknown;
-    };
+    const sample = readSample('01-versions_root.mvnone.json');
     const app = buildApp({ config: loadConfig({ env: {} }) });
     const response = await app.inject({
       method: 'GET',
