@@ -1,4 +1,4 @@
-import type { CreateTableBuilder, Dialect } from 'kysely';
+import type { CreateTableBuilder, Dialect, InsertQueryBuilder, InsertResult, SelectQueryBuilder } from 'kysely';
 import type { DatabaseTarget, EngineName } from '../url.js';
 
 /** How a pool for one database is sized and how long a connect may take. */
@@ -43,6 +43,25 @@ export interface Engine {
     table: CreateTableBuilder<TB, C>,
   ): CreateTableBuilder<TB, C>;
 
+  /**
+   * Locks the selected rows until the transaction ends (`FOR UPDATE`). On
+   * SQLite it returns the query unchanged: every transaction there begins
+   * IMMEDIATE and so already holds the one write lock of the database.
+   */
+  lockRows<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
+
+  /**
+   * Makes an insert skip rows that would violate the unique key on
+   * `uniqueColumns`, and nothing else (a foreign key violation still fails).
+   */
+  ignoreDuplicates<DB, TB extends keyof DB>(
+    query: InsertQueryBuilder<DB, TB, InsertResult>,
+    uniqueColumns: readonly string[],
+  ): InsertQueryBuilder<DB, TB, InsertResult>;
+
+  /** Runs a single-row insert and returns the new row's `id`. */
+  insertReturningId<DB, TB extends keyof DB>(query: InsertQueryBuilder<DB, TB, InsertResult>): Promise<number>;
+
   /** A unique or primary key was violated. */
   isDuplicateKey(error: unknown): boolean;
   /** Deadlock or serialization failure: the whole transaction may be retried. */
@@ -71,4 +90,26 @@ export function errorProperty(error: unknown, key: string): unknown {
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** `INSERT … RETURNING id` where the engine hands rows back, else the driver's insert id. */
+export async function insertReturningIdVia(
+  query: InsertQueryBuilder<any, any, InsertResult>,
+  returning: boolean,
+): Promise<number> {
+  if (returning) {
+    const row = (await query.returning('id').executeTakeFirstOrThrow()) as { id: number | string };
+    return Number(row.id);
+  }
+  const result = await query.executeTakeFirstOrThrow();
+  if (result.insertId === undefined) throw new Error('the driver reported no insert id');
+  return Number(result.insertId);
+}
+
+/** `ON CONFLICT (…) DO NOTHING`, which PostgreSQL and SQLite share. */
+export function onConflictDoNothing(
+  query: InsertQueryBuilder<any, any, InsertResult>,
+  uniqueColumns: readonly string[],
+): InsertQueryBuilder<any, any, InsertResult> {
+  return query.onConflict((oc) => oc.columns(uniqueColumns as never).doNothing());
 }

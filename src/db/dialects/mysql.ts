@@ -6,7 +6,7 @@ import {
   type PoolOptions as Mysql2PoolOptions,
 } from 'mysql2';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
-import { errorProperty, type Engine, type PoolOptions } from './engine.js';
+import { errorProperty, insertReturningIdVia, type Engine, type PoolOptions } from './engine.js';
 
 const ER_DUP_ENTRY = 1062;
 const ER_LOCK_DEADLOCK = 1213; // also how Galera reports a certification conflict
@@ -86,6 +86,12 @@ export const mysqlEngine: Engine = {
   addIdColumn: (table) => table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()),
   dateTimeType: 'datetime',
   finishTable: (table) => table.modifyEnd(sql`ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`),
+
+  lockRows: (query) => query.forUpdate(),
+  // NOTE: not INSERT IGNORE, which would also turn a foreign key violation
+  // (a group deleted meanwhile) into a warning and lose the row silently.
+  ignoreDuplicates: (query) => query.onDuplicateKeyUpdate({ id: sql`id` } as never),
+  insertReturningId: (query) => insertReturningIdVia(query, false),
 
   isDuplicateKey: (error) => errorProperty(error, 'errno') === ER_DUP_ENTRY,
   isRetryable: (error) => {

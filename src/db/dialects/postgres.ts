@@ -1,7 +1,7 @@
 import { PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
-import { errorProperty, type Engine, type PoolOptions } from './engine.js';
+import { errorProperty, insertReturningIdVia, onConflictDoNothing, type Engine, type PoolOptions } from './engine.js';
 
 const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
 
@@ -95,6 +95,10 @@ export const postgresEngine: Engine = {
   addIdColumn: (table) => table.addColumn('id', 'serial', (c) => c.primaryKey()),
   dateTimeType: 'timestamp',
   finishTable: (table) => table,
+
+  lockRows: (query) => query.forUpdate(),
+  ignoreDuplicates: (query, columns) => onConflictDoNothing(query, columns) as never,
+  insertReturningId: (query) => insertReturningIdVia(query, true),
 
   isDuplicateKey: (error) => errorProperty(error, 'code') === '23505',
   isRetryable: (error) => {

@@ -15,7 +15,7 @@ import {
 } from 'kysely';
 import { ConfigError } from '../../errors.js';
 import type { DatabaseTarget, SqliteTarget } from '../url.js';
-import { errorProperty, type Engine } from './engine.js';
+import { errorProperty, insertReturningIdVia, onConflictDoNothing, type Engine } from './engine.js';
 
 /**
  * SQLite stores Nova's DateTime columns as text in SQLAlchemy's format
@@ -160,6 +160,10 @@ export const sqliteEngine: Engine = {
   addIdColumn: (table) => table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()),
   dateTimeType: 'datetime',
   finishTable: (table) => table,
+
+  lockRows: (query) => query,
+  ignoreDuplicates: (query, columns) => onConflictDoNothing(query, columns) as never,
+  insertReturningId: (query) => insertReturningIdVia(query, true),
 
   isDuplicateKey: (error) => {
     const code = errorProperty(error, 'code');

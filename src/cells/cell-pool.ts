@@ -1,0 +1,71 @@
+import { openDatabase, type Database } from '../db/connection.js';
+import type { PoolOptions } from '../db/dialects/index.js';
+import type { ApiDatabase } from '../db/schema/api.js';
+import type { CellDatabase } from '../db/schema/cell.js';
+import { CellMappings, type CellMapping } from './cell-mappings.js';
+
+/** A cell and a handle on its database. */
+export interface Cell {
+  readonly mapping: CellMapping;
+  readonly database: Database<CellDatabase>;
+}
+
+export interface CellPoolOptions {
+  /** Connections per cell database (they are many: keep it small). */
+  readonly pool?: Partial<PoolOptions>;
+  /** How long the list of cells is reused before cell_mappings is read again. */
+  readonly mappingsTtlMs?: number;
+}
+
+/**
+ * The cell databases, opened lazily (a cell nobody asks about costs
+ * nothing), one pool per cell, all closed by `close()`. The cell list comes
+ * from cell_mappings and is re-read after a short time, so a new cell is
+ * seen without a restart.
+ */
+export class CellPool {
+  private readonly registry: CellMappings;
+  private readonly handles = new Map<string, Database<CellDatabase>>();
+  private cached: { at: number; cells: readonly CellMapping[] } | undefined;
+
+  constructor(
+    api: Database<ApiDatabase>,
+    private readonly options: CellPoolOptions = {},
+  ) {
+    this.registry = new CellMappings(api);
+  }
+
+  /** Every mapped cell with a database, cell0 included, in mapping order. */
+  async cells(): Promise<Cell[]> {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at > (this.options.mappingsTtlMs ?? 5_000)) {
+      this.cached = { at: now, cells: await this.registry.list() };
+    }
+    return this.cached.cells.filter((m) => m.databaseConnection).map((m) => this.cell(m));
+  }
+
+  /** Forgets the cached cell list (after the registry changed). */
+  refresh(): void {
+    this.cached = undefined;
+  }
+
+  private cell(mapping: CellMapping): Cell {
+    const url = mapping.databaseConnection ?? '';
+    // Keyed by uuid and URL: a cell whose URL was updated gets a new handle.
+    const key = `${mapping.uuid} ${url}`;
+    let database = this.handles.get(key);
+    if (!database) {
+      database = openDatabase<CellDatabase>(url, {
+        pool: { maxConnections: 2, connectTimeoutMs: 5_000, ...this.options.pool },
+      });
+      this.handles.set(key, database);
+    }
+    return { mapping, database };
+  }
+
+  async close(): Promise<void> {
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.allSettled(handles.map((h) => h.close()));
+  }
+}

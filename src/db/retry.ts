@@ -1,0 +1,35 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Database } from './connection.js';
+
+/**
+ * The one place that retries. A transaction that meets a deadlock or a
+ * serialization failure (PostgreSQL 40001/40P01, MariaDB 1213 — also how a
+ * Galera cluster reports a write that lost certification — or SQLite BUSY)
+ * was rolled back as a whole, so `work` runs again from its beginning;
+ * nothing it did in the failed attempt counts. Bounded, with jittered
+ * backoff.
+ */
+export interface RetryOptions {
+  readonly attempts?: number;
+  readonly baseDelayMs?: number;
+  /** Called before each retry (for counters and logs). */
+  readonly onRetry?: (attempt: number, error: unknown) => void;
+}
+
+export async function withRetry<DB, T>(
+  database: Pick<Database<DB>, 'engine'>,
+  work: () => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const attempts = options.attempts ?? 6;
+  const base = options.baseDelayMs ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts || !database.engine.isRetryable(error)) throw error;
+      options.onRetry?.(attempt, error);
+      await sleep(base * 2 ** (attempt - 1) * (0.5 + Math.random()));
+    }
+  }
+}

@@ -1,0 +1,205 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Engine } from '../db/dialects/index.js';
+import type { ApiDatabase, InstanceGroupsTable } from '../db/schema/api.js';
+import type { InstanceGroup, Rules } from './group.js';
+import { createdAtKey } from './order.js';
+
+/**
+ * The groups in the API database (no soft delete: a deleted group is gone).
+ * Functions take the query builder or a transaction of it, so callers
+ * decide the transaction; each reads a batch of groups in a fixed number of
+ * statements, whatever the batch size.
+ */
+type Db = Kysely<ApiDatabase>;
+
+export interface GroupFilter {
+  readonly projectId?: string;
+  readonly userId?: string;
+}
+
+function parseRules(text: string | null): Rules {
+  if (!text) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Rules) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Groups with their policy and members: two more statements for the whole batch. */
+async function hydrate(db: Db, rows: Selectable<InstanceGroupsTable>[]): Promise<InstanceGroup[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const [policies, members] = await Promise.all([
+    db
+      .selectFrom('instance_group_policy')
+      .select(['group_id', 'policy', 'rules'])
+      .where('group_id', 'in', ids)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('instance_group_member')
+      .select(['group_id', 'instance_uuid'])
+      .where('group_id', 'in', ids)
+      .orderBy('id')
+      .execute(),
+  ]);
+  const policyOf = new Map<number, { policy: string | null; rules: string | null }>();
+  for (const p of policies) if (!policyOf.has(p.group_id)) policyOf.set(p.group_id, p);
+  const membersOf = new Map<number, string[]>();
+  for (const m of members) {
+    if (m.instance_uuid === null) continue;
+    const list = membersOf.get(m.group_id) ?? [];
+    list.push(m.instance_uuid);
+    membersOf.set(m.group_id, list);
+  }
+  return rows.map((row) => ({
+    uuid: row.uuid,
+    name: row.name,
+    userId: row.user_id,
+    projectId: row.project_id,
+    policy: policyOf.get(row.id)?.policy ?? null,
+    rules: parseRules(policyOf.get(row.id)?.rules ?? null),
+    members: membersOf.get(row.id) ?? [],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    location: { kind: 'api', id: row.id },
+  }));
+}
+
+export async function getByUuidInApi(db: Db, uuid: string): Promise<InstanceGroup | undefined> {
+  const rows = await db.selectFrom('instance_groups').selectAll().where('uuid', '=', uuid).execute();
+  return (await hydrate(db, rows))[0];
+}
+
+/** The API copy's row id, locked until the transaction ends. */
+export async function lockInApi(db: Db, engine: Engine, uuid: string): Promise<number | undefined> {
+  const row = await engine
+    .lockRows(db.selectFrom('instance_groups').select('id').where('uuid', '=', uuid))
+    .executeTakeFirst();
+  return row?.id;
+}
+
+export async function getByNameInApi(db: Db, projectId: string, name: string): Promise<InstanceGroup | undefined> {
+  const rows = await db
+    .selectFrom('instance_groups')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('name', '=', name)
+    .orderBy(createdAtKey())
+    .orderBy('id')
+    .limit(1)
+    .execute();
+  return (await hydrate(db, rows))[0];
+}
+
+export async function getByInstanceInApi(db: Db, instanceUuid: string): Promise<InstanceGroup | undefined> {
+  const rows = await db
+    .selectFrom('instance_groups')
+    .selectAll('instance_groups')
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('instance_group_member').select('group_id').where('instance_uuid', '=', instanceUuid),
+    )
+    .orderBy('id')
+    .limit(1)
+    .execute();
+  return (await hydrate(db, rows))[0];
+}
+
+/** The first `limit` groups in list order (all of them without a limit). */
+export async function listInApi(db: Db, filter: GroupFilter, limit?: number): Promise<InstanceGroup[]> {
+  let query = db.selectFrom('instance_groups').selectAll().orderBy(createdAtKey()).orderBy('id');
+  if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  if (limit !== undefined) query = query.limit(limit);
+  return hydrate(db, await query.execute());
+}
+
+export async function countInApi(db: Db, filter: GroupFilter): Promise<number> {
+  let query = db.selectFrom('instance_groups').select((eb) => eb.fn.countAll<number | string>().as('n'));
+  if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  return Number((await query.executeTakeFirstOrThrow()).n);
+}
+
+/** Which of `uuids` have a copy in the API database (one statement). */
+export async function uuidsInApi(db: Db, uuids: readonly string[]): Promise<Set<string>> {
+  if (uuids.length === 0) return new Set();
+  const rows = await db.selectFrom('instance_groups').select('uuid').where('uuid', 'in', [...uuids]).execute();
+  return new Set(rows.map((r) => r.uuid));
+}
+
+export interface ApiGroupRow {
+  readonly uuid: string;
+  readonly name: string | null;
+  readonly userId: string | null;
+  readonly projectId: string | null;
+  readonly policy: string | null;
+  readonly rules: Rules;
+  readonly members: readonly string[];
+  readonly createdAt: Date;
+}
+
+/** Inserts a group with its policy and members; returns its id. */
+export async function insertInApi(db: Db, engine: Engine, group: ApiGroupRow): Promise<number> {
+  const id = await engine.insertReturningId(
+    db.insertInto('instance_groups').values({
+      uuid: group.uuid,
+      name: group.name,
+      user_id: group.userId,
+      project_id: group.projectId,
+      created_at: group.createdAt,
+      updated_at: null,
+    }),
+  );
+  if (group.policy !== null) await replacePolicyInApi(db, id, group.policy, group.rules, group.createdAt);
+  await addMembersInApi(db, engine, id, group.members);
+  return id;
+}
+
+export async function renameInApi(db: Db, id: number, name: string): Promise<void> {
+  await db.updateTable('instance_groups').set({ name, updated_at: new Date() }).where('id', '=', id).execute();
+}
+
+export async function replacePolicyInApi(db: Db, id: number, policy: string, rules: Rules, at = new Date()): Promise<void> {
+  await db.deleteFrom('instance_group_policy').where('group_id', '=', id).execute();
+  await db
+    .insertInto('instance_group_policy')
+    .values({
+      group_id: id,
+      policy,
+      rules: Object.keys(rules).length === 0 ? null : JSON.stringify(rules),
+      created_at: at,
+    })
+    .execute();
+}
+
+/** Adds the members not there yet; one already there is left alone (no duplicate row). */
+export async function addMembersInApi(db: Db, engine: Engine, id: number, members: readonly string[]): Promise<void> {
+  if (members.length === 0) return;
+  const now = new Date();
+  await engine
+    .ignoreDuplicates(
+      db
+        .insertInto('instance_group_member')
+        .values([...new Set(members)].map((m) => ({ group_id: id, instance_uuid: m, created_at: now }))),
+      ['group_id', 'instance_uuid'],
+    )
+    .execute();
+}
+
+export async function removeMembersInApi(db: Db, id: number, members: readonly string[]): Promise<void> {
+  if (members.length === 0) return;
+  await db
+    .deleteFrom('instance_group_member')
+    .where('group_id', '=', id)
+    .where('instance_uuid', 'in', [...members])
+    .execute();
+}
+
+export async function deleteInApi(db: Db, id: number): Promise<void> {
+  await db.deleteFrom('instance_group_member').where('group_id', '=', id).execute();
+  await db.deleteFrom('instance_group_policy').where('group_id', '=', id).execute();
+  await db.deleteFrom('instance_groups').where('id', '=', id).execute();
+}

@@ -1,0 +1,195 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Engine } from '../db/dialects/index.js';
+import type { CellDatabase, LegacyInstanceGroupsTable } from '../db/schema/cell.js';
+import type { GroupFilter } from './api-store.js';
+import type { InstanceGroup } from './group.js';
+import { createdAtKey } from './order.js';
+
+/**
+ * The legacy groups of one cell database (soft delete: `deleted = id`).
+ * Rows read as the new model: the first live policy row is the policy,
+ * rules are empty, `instance_id` holds the member's instance uuid, and
+ * duplicate member rows collapse to one.
+ */
+type Db = Kysely<CellDatabase>;
+
+/** Which cell the rows came from, for the group's location. */
+export interface CellRef {
+  readonly uuid: string;
+  readonly name: string | null;
+}
+
+async function hydrate(db: Db, cell: CellRef, rows: Selectable<LegacyInstanceGroupsTable>[]): Promise<InstanceGroup[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const [policies, members] = await Promise.all([
+    db
+      .selectFrom('instance_group_policy')
+      .select(['group_id', 'policy'])
+      .where('group_id', 'in', ids)
+      .where('deleted', '=', 0)
+      .orderBy('id')
+      .execute(),
+    db
+      .selectFrom('instance_group_member')
+      .select(['group_id', 'instance_id'])
+      .where('group_id', 'in', ids)
+      .where('deleted', '=', 0)
+      .orderBy('id')
+      .execute(),
+  ]);
+  const policyOf = new Map<number, string | null>();
+  for (const p of policies) if (!policyOf.has(p.group_id)) policyOf.set(p.group_id, p.policy);
+  const membersOf = new Map<number, Set<string>>();
+  for (const m of members) {
+    if (m.instance_id === null) continue;
+    const set = membersOf.get(m.group_id) ?? new Set<string>();
+    set.add(m.instance_id);
+    membersOf.set(m.group_id, set);
+  }
+  return rows.map((row) => ({
+    uuid: row.uuid,
+    name: row.name,
+    userId: row.user_id,
+    projectId: row.project_id,
+    policy: policyOf.get(row.id) ?? null,
+    rules: {},
+    members: [...(membersOf.get(row.id) ?? [])],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    location: { kind: 'cell', id: row.id, cellUuid: cell.uuid, cellName: cell.name },
+  }));
+}
+
+const live = (db: Db) => db.selectFrom('instance_groups').selectAll().where('deleted', '=', 0);
+
+export async function getByUuidInCell(db: Db, cell: CellRef, uuid: string): Promise<InstanceGroup | undefined> {
+  return (await hydrate(db, cell, await live(db).where('uuid', '=', uuid).execute()))[0];
+}
+
+export async function getByNameInCell(
+  db: Db,
+  cell: CellRef,
+  projectId: string,
+  name: string,
+): Promise<InstanceGroup | undefined> {
+  const rows = await live(db)
+    .where('project_id', '=', projectId)
+    .where('name', '=', name)
+    .orderBy(createdAtKey())
+    .orderBy('id')
+    .limit(1)
+    .execute();
+  return (await hydrate(db, cell, rows))[0];
+}
+
+export async function getByInstanceInCell(db: Db, cell: CellRef, instanceUuid: string): Promise<InstanceGroup | undefined> {
+  const rows = await live(db)
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('instance_group_member')
+        .select('group_id')
+        .where('instance_id', '=', instanceUuid)
+        .where('deleted', '=', 0),
+    )
+    .orderBy('id')
+    .limit(1)
+    .execute();
+  return (await hydrate(db, cell, rows))[0];
+}
+
+/** The first `limit` live groups in list order (all of them without a limit). */
+export async function listInCell(db: Db, cell: CellRef, filter: GroupFilter, limit?: number): Promise<InstanceGroup[]> {
+  let query = live(db).orderBy(createdAtKey()).orderBy('id');
+  if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  if (limit !== undefined) query = query.limit(limit);
+  return hydrate(db, cell, await query.execute());
+}
+
+/** The uuids of the live groups matching `filter` (for counts over the union). */
+export async function liveUuidsInCell(db: Db, filter: GroupFilter): Promise<string[]> {
+  let query = db.selectFrom('instance_groups').select('uuid').where('deleted', '=', 0);
+  if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  return (await query.execute()).map((r) => r.uuid);
+}
+
+/**
+ * The live cell copy's row id, locked until the transaction ends: the lock a
+ * writer and the online migration both take on a cell copy.
+ */
+export async function lockInCell(db: Db, engine: Engine, uuid: string): Promise<number | undefined> {
+  const row = await engine
+    .lockRows(db.selectFrom('instance_groups').select('id').where('uuid', '=', uuid).where('deleted', '=', 0))
+    .executeTakeFirst();
+  return row?.id;
+}
+
+export async function renameInCell(db: Db, id: number, name: string): Promise<void> {
+  await db.updateTable('instance_groups').set({ name, updated_at: new Date() }).where('id', '=', id).execute();
+}
+
+/** Legacy groups keep policies as rows; the new one replaces them all. */
+export async function replacePolicyInCell(db: Db, id: number, policy: string): Promise<void> {
+  const now = new Date();
+  await db
+    .updateTable('instance_group_policy')
+    .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
+    .where('group_id', '=', id)
+    .where('deleted', '=', 0)
+    .execute();
+  await db.insertInto('instance_group_policy').values({ group_id: id, policy, created_at: now }).execute();
+}
+
+/** Adds the members not there yet (the legacy table has no unique key: the group lock orders writers). */
+export async function addMembersInCell(db: Db, id: number, members: readonly string[]): Promise<void> {
+  if (members.length === 0) return;
+  const present = new Set(
+    (
+      await db
+        .selectFrom('instance_group_member')
+        .select('instance_id')
+        .where('group_id', '=', id)
+        .where('deleted', '=', 0)
+        .where('instance_id', 'in', [...members])
+        .execute()
+    ).map((r) => r.instance_id),
+  );
+  const missing = [...new Set(members)].filter((m) => !present.has(m));
+  if (missing.length === 0) return;
+  const now = new Date();
+  await db
+    .insertInto('instance_group_member')
+    .values(missing.map((m) => ({ group_id: id, instance_id: m, created_at: now })))
+    .execute();
+}
+
+export async function removeMembersInCell(db: Db, id: number, members: readonly string[]): Promise<void> {
+  if (members.length === 0) return;
+  await db
+    .updateTable('instance_group_member')
+    .set((eb) => ({ deleted: eb.ref('id'), deleted_at: new Date() }))
+    .where('group_id', '=', id)
+    .where('deleted', '=', 0)
+    .where('instance_id', 'in', [...members])
+    .execute();
+}
+
+/** Soft-deletes the group with its policies and members. */
+export async function softDeleteInCell(db: Db, id: number): Promise<void> {
+  const now = new Date();
+  for (const table of ['instance_group_member', 'instance_group_policy'] as const) {
+    await db
+      .updateTable(table)
+      .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
+      .where('group_id', '=', id)
+      .where('deleted', '=', 0)
+      .execute();
+  }
+  await db
+    .updateTable('instance_groups')
+    .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
+    .where('id', '=', id)
+    .execute();
+}

@@ -1,0 +1,120 @@
+import type { Transaction } from 'kysely';
+import type { Cell, CellPool } from '../cells/cell-pool.js';
+import { fanOut, type FanOutOptions } from '../cells/fan-out.js';
+import type { Database } from '../db/connection.js';
+import { withRetry } from '../db/retry.js';
+import type { ApiDatabase } from '../db/schema/api.js';
+import type { CellDatabase } from '../db/schema/cell.js';
+import { CellUnavailable, DbError, GroupNotFound } from '../errors.js';
+import { getByUuidInApi, lockInApi, uuidsInApi } from './api-store.js';
+import { getByUuidInCell, lockInCell, type CellRef } from './cell-store.js';
+import type { InstanceGroup } from './group.js';
+
+/**
+ * The only place that knows a group may live in the API database or in a
+ * cell database. Reads look in the API database first and fall back to the
+ * cells; writes act on the authoritative copy (the API copy when there is
+ * one). Nova repeated this try/except in every method; here it is once.
+ */
+export type Located =
+  | { readonly kind: 'api'; readonly group: InstanceGroup }
+  | { readonly kind: 'cell'; readonly group: InstanceGroup; readonly cell: Cell };
+
+/** A lookup by some key, in each kind of database. */
+export interface Lookup {
+  /** For messages: what was looked for. */
+  readonly ref: string;
+  inApi(db: Database<ApiDatabase>['db']): Promise<InstanceGroup | undefined>;
+  inCell(db: Database<CellDatabase>['db'], cell: CellRef): Promise<InstanceGroup | undefined>;
+}
+
+/** The write to make, on whichever copy is authoritative; `id` is the locked group row. */
+export interface Write<T> {
+  api(tx: Transaction<ApiDatabase>, id: number): Promise<T>;
+  cell(tx: Transaction<CellDatabase>, id: number, cell: Cell): Promise<T>;
+}
+
+const MOVED = Symbol('moved');
+
+export class GroupLocator {
+  constructor(
+    private readonly api: Database<ApiDatabase>,
+    private readonly cells: CellPool,
+    private readonly fan: FanOutOptions,
+  ) {}
+
+  /**
+   * API database first, then every cell (in cell order; the first cell that
+   * has it wins). Throws GroupNotFound when no database has it, or
+   * CellUnavailable when it is not found but a cell did not answer (the
+   * group may be there: "not found" would be a lie).
+   */
+  async find(lookup: Lookup): Promise<Located> {
+    const inApi = await lookup.inApi(this.api.db);
+    if (inApi) return { kind: 'api', group: inApi };
+    return this.findInCells(lookup);
+  }
+
+  private async findInCells(lookup: Lookup): Promise<Located> {
+    const { answers, unavailable } = await fanOut(
+      await this.cells.cells(),
+      (cell) => lookup.inCell(cell.database.db, { uuid: cell.mapping.uuid, name: cell.mapping.name }),
+      this.fan,
+    );
+    for (const { cell, value } of answers) if (value) return { kind: 'cell', group: value, cell };
+    const [down] = unavailable;
+    if (down) {
+      throw new CellUnavailable(
+        down.name ?? down.uuid,
+        `${down.reason}; instance group ${lookup.ref} may be there (${unavailable.length} cell(s) did not answer)`,
+      );
+    }
+    throw new GroupNotFound(lookup.ref);
+  }
+
+  /**
+   * Runs `write` on the authoritative copy of group `uuid`.
+   *
+   * NOTE: on a cell copy the writer locks the group row, then checks the API
+   * database while holding that lock. The online migration takes the same
+   * lock, copies the group to the API database, and soft-deletes the cell
+   * copy before releasing it. So a writer either runs wholly before the
+   * migration reads the group (its change is copied), or finds the cell copy
+   * gone or an API copy present (a migration committed, perhaps crashing
+   * before its cell side) and writes to the API copy instead. No write lands
+   * on a cell copy after it was copied.
+   */
+  async write<T>(uuid: string, write: Write<T>): Promise<T> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const inApi = await withRetry(this.api, () =>
+        this.api.db.transaction().execute(async (tx) => {
+          const id = await lockInApi(tx, this.api.engine, uuid);
+          return id === undefined ? MOVED : { value: await write.api(tx, id) };
+        }),
+      );
+      if (inApi !== MOVED) return inApi.value;
+
+      const located = await this.findInCells(lookupByUuid(uuid));
+      if (located.kind !== 'cell') continue;
+      const { cell } = located;
+      const inCell = await withRetry(cell.database, () =>
+        cell.database.db.transaction().execute(async (tx) => {
+          const id = await lockInCell(tx, cell.database.engine, uuid);
+          if (id === undefined) return MOVED; // moved or deleted meanwhile
+          if ((await uuidsInApi(this.api.db, [uuid])).size > 0) return MOVED;
+          return { value: await write.cell(tx, id, cell) };
+        }),
+      );
+      if (inCell !== MOVED) return inCell.value;
+    }
+    throw new DbError(`Instance group ${uuid} kept moving between databases; try again.`);
+  }
+}
+
+export function lookupByUuid(uuid: string): Lookup {
+  return {
+    ref: uuid,
+    inApi: (db) => getByUuidInApi(db, uuid),
+    inCell: (db, cell) => getByUuidInCell(db, cell, uuid),
+  };
+}

@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import { CellPool, type CellPoolOptions } from '../cells/cell-pool.js';
+import { DEFAULT_FAN_OUT, fanOut, type FanOutOptions, type UnavailableCell } from '../cells/fan-out.js';
+import type { RequestContext } from '../context.js';
+import { openDatabase, type Database } from '../db/connection.js';
+import { withRetry } from '../db/retry.js';
+import type { ApiDatabase } from '../db/schema/api.js';
+import { CellUnavailable, GroupExists, GroupInCell, GroupNotFound, InvalidInput } from '../errors.js';
+import * as apiStore from './api-store.js';
+import * as cellStore from './cell-store.js';
+import {
+  checkPolicy,
+  uniqueMembers,
+  type GroupChanges,
+  type InstanceGroup,
+  type NewGroup,
+} from './group.js';
+import { liveMembers, type LiveMember } from './hosts.js';
+import { GroupLocator, lookupByUuid, type Located, type Lookup } from './locate.js';
+import { listMerged, type MergedList, type Page } from './merge.js';
+
+const UUID_LIKE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+export interface GroupServiceOptions {
+  /** Per-cell timeout and concurrency of every fan-out. */
+  readonly fanOut?: Partial<FanOutOptions>;
+  readonly cells?: CellPoolOptions;
+}
+
+/** A count over the API database and the cells, and the cells it could not count. */
+export interface UnionCount {
+  readonly count: number;
+  readonly unavailable: UnavailableCell[];
+}
+
+/**
+ * Server groups wherever they live: the API database first, then the cell
+ * databases. This is the data layer the REST API, the scheduler and the
+ * online migration go through; none of them needs to know about cells.
+ *
+ * A non-admin context only ever sees its own project's groups: another
+ * project's group is "not found", as in Nova.
+ */
+export class GroupService {
+  readonly cells: CellPool;
+  private readonly fan: FanOutOptions;
+  private readonly locator: GroupLocator;
+
+  constructor(
+    readonly api: Database<ApiDatabase>,
+    options: GroupServiceOptions = {},
+  ) {
+    this.fan = { ...DEFAULT_FAN_OUT, ...options.fanOut };
+    this.cells = new CellPool(api, options.cells);
+    this.locator = new GroupLocator(api, this.cells, this.fan);
+  }
+
+  /** A service over the API database at `apiUrl`; `close()` closes it and every cell. */
+  static open(apiUrl: string, options: GroupServiceOptions = {}): GroupService {
+    return new GroupService(openDatabase<ApiDatabase>(apiUrl), options);
+  }
+
+  async close(): Promise<void> {
+    await this.cells.close();
+    await this.api.close();
+  }
+
+  // ---- reads -------------------------------------------------------------
+
+  /** By uuid: API database first, then the cells. */
+  async get(ctx: RequestContext, uuid: string): Promise<InstanceGroup> {
+    return this.visible(ctx, await this.locator.find(lookupByUuid(uuid)), uuid).group;
+  }
+
+  /** By name, within the context's project. */
+  async getByName(ctx: RequestContext, name: string): Promise<InstanceGroup> {
+    const lookup: Lookup = {
+      ref: name,
+      inApi: (db) => apiStore.getByNameInApi(db, ctx.projectId, name),
+      inCell: (db, cell) => cellStore.getByNameInCell(db, cell, ctx.projectId, name),
+    };
+    return (await this.locator.find(lookup)).group;
+  }
+
+  /** The group server `instanceUuid` is a member of ("which group is this server in"). */
+  async getByInstance(ctx: RequestContext, instanceUuid: string): Promise<InstanceGroup> {
+    const lookup: Lookup = {
+      ref: `with member ${instanceUuid}`,
+      inApi: (db) => apiStore.getByInstanceInApi(db, instanceUuid),
+      inCell: (db, cell) => cellStore.getByInstanceInCell(db, cell, instanceUuid),
+    };
+    return this.visible(ctx, await this.locator.find(lookup), lookup.ref).group;
+  }
+
+  /** A scheduler hint: a uuid-like hint is a uuid, anything else a name. */
+  getByHint(ctx: RequestContext, hint: string): Promise<InstanceGroup> {
+    return UUID_LIKE.test(hint) ? this.get(ctx, hint) : this.getByName(ctx, hint);
+  }
+
+  /**
+   * The context's project's groups (or every project's, for an admin asking
+   * for all), merged over the API database and every cell, each uuid once.
+   */
+  list(ctx: RequestContext, options: Page & { allProjects?: boolean } = {}): Promise<MergedList> {
+    const everyProject = ctx.isAdmin && options.allProjects === true;
+    const page: Page = {
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.offset === undefined ? {} : { offset: options.offset }),
+    };
+    return listMerged(this.api, this.cells, this.fan, everyProject ? {} : { projectId: ctx.projectId }, page);
+  }
+
+  // ---- counts (quota) ------------------------------------------------------
+
+  /** Groups of a project (and of one user in it), over the union: a group not yet migrated still counts. */
+  async countGroups(filter: { projectId: string; userId?: string }): Promise<UnionCount> {
+    const [inApi, inCells] = await Promise.all([
+      apiStore.countInApi(this.api.db, filter),
+      fanOut(await this.cells.cells(), (cell) => cellStore.liveUuidsInCell(cell.database.db, filter), this.fan),
+    ]);
+    const cellUuids = new Set(inCells.answers.flatMap((a) => a.value));
+    const shadowed = await apiStore.uuidsInApi(this.api.db, [...cellUuids]);
+    return { count: inApi + cellUuids.size - shadowed.size, unavailable: inCells.unavailable };
+  }
+
+  /** Members of a group (its member rows, live or not). */
+  async countMembers(ctx: RequestContext, uuid: string): Promise<number> {
+    return (await this.get(ctx, uuid)).members.length;
+  }
+
+  // ---- members that are live instances ---------------------------------------
+
+  /** The members that are live instances, with their hosts (see hosts.ts for the rules). */
+  async liveMembers(
+    ctx: RequestContext,
+    group: InstanceGroup | string,
+  ): Promise<{ members: LiveMember[]; unavailable: UnavailableCell[] }> {
+    const resolved = typeof group === 'string' ? await this.get(ctx, group) : group;
+    return liveMembers(this.api, this.cells, this.fan, resolved.members);
+  }
+
+  /** The distinct hosts of the group's live members. */
+  async hosts(ctx: RequestContext, uuid: string): Promise<{ hosts: string[]; unavailable: UnavailableCell[] }> {
+    const { members, unavailable } = await this.liveMembers(ctx, uuid);
+    const hosts = [...new Set(members.flatMap((m) => (m.host === null ? [] : [m.host])))];
+    return { hosts, unavailable };
+  }
+
+  /** How many live members of the group belong to `userId` (instances in cells, as Nova counts). */
+  async countLiveMembersByUser(ctx: RequestContext, uuid: string, userId: string): Promise<UnionCount> {
+    const { members, unavailable } = await this.liveMembers(ctx, uuid);
+    return { count: members.filter((m) => m.cellUuid !== null && m.userId === userId).length, unavailable };
+  }
+
+  // ---- writes --------------------------------------------------------------
+
+  /**
+   * Creates a group in the API database. A uuid given by the caller that a
+   * cell database still holds is refused (migrate it, do not duplicate it);
+   * a generated uuid cannot collide, so no cell is asked.
+   */
+  async create(ctx: RequestContext, input: NewGroup): Promise<InstanceGroup> {
+    checkPolicy(input.policy, input.rules);
+    if (input.uuid !== undefined) await this.refuseIfInCell(input.uuid);
+    const uuid = input.uuid ?? randomUUID();
+    const row: apiStore.ApiGroupRow = {
+      uuid,
+      name: input.name,
+      userId: input.userId ?? ctx.userId,
+      projectId: input.projectId ?? ctx.projectId,
+      policy: input.policy,
+      rules: input.rules ?? {},
+      members: uniqueMembers(input.members ?? []),
+      createdAt: new Date(),
+    };
+    try {
+      await withRetry(this.api, () =>
+        this.api.db.transaction().execute((tx) => apiStore.insertInApi(tx, this.api.engine, row)),
+      );
+    } catch (error) {
+      if (this.api.engine.isDuplicateKey(error)) throw new GroupExists(uuid);
+      throw error;
+    }
+    return this.get(ctx, uuid);
+  }
+
+  private async refuseIfInCell(uuid: string): Promise<void> {
+    const { answers, unavailable } = await fanOut(
+      await this.cells.cells(),
+      (cell) => cellStore.getByUuidInCell(cell.database.db, { uuid: cell.mapping.uuid, name: cell.mapping.name }, uuid),
+      this.fan,
+    );
+    const holder = answers.find((a) => a.value !== undefined);
+    if (holder) throw new GroupInCell(uuid, holder.cell.mapping.name ?? holder.cell.mapping.uuid);
+    const [down] = unavailable;
+    if (down) {
+      throw new CellUnavailable(down.name ?? down.uuid, `${down.reason}; cannot tell whether ${uuid} is there`);
+    }
+  }
+
+  /** Renames, replaces the policy (and rules), or replaces the member list, on the authoritative copy. */
+  async save(ctx: RequestContext, uuid: string, changes: GroupChanges): Promise<InstanceGroup> {
+    const current = await this.get(ctx, uuid);
+    const policy = changes.policy ?? current.policy;
+    if (changes.policy !== undefined || changes.rules !== undefined) {
+      checkPolicy(policy ?? '', changes.rules ?? (changes.policy === undefined ? current.rules : {}));
+    }
+    await this.locator.write(uuid, {
+      api: async (tx, id) => {
+        if (changes.name !== undefined) await apiStore.renameInApi(tx, id, changes.name);
+        if (changes.policy !== undefined || changes.rules !== undefined) {
+          await apiStore.replacePolicyInApi(tx, id, policy ?? '', changes.rules ?? {});
+        }
+        if (changes.members !== undefined) {
+          const wanted = uniqueMembers(changes.members);
+          const existing = await apiStore.getByUuidInApi(tx, uuid);
+          const gone = (existing?.members ?? []).filter((m) => !wanted.includes(m));
+          await apiStore.removeMembersInApi(tx, id, gone);
+          await apiStore.addMembersInApi(tx, this.api.engine, id, wanted);
+        }
+      },
+      cell: async (tx, id, cell) => {
+        if (changes.rules !== undefined && Object.keys(changes.rules).length > 0) {
+          throw new InvalidInput(
+            `Instance group ${uuid} still lives in cell ${cell.mapping.name ?? cell.mapping.uuid}, whose legacy schema has no rules; ` +
+              'run "cellgroups-manage db online_data_migrations" first.',
+          );
+        }
+        if (changes.name !== undefined) await cellStore.renameInCell(tx, id, changes.name);
+        if (changes.policy !== undefined) await cellStore.replacePolicyInCell(tx, id, changes.policy);
+        if (changes.members !== undefined) {
+          const wanted = uniqueMembers(changes.members);
+          const existing = await cellStore.getByUuidInCell(tx, cell.mapping, uuid);
+          await cellStore.removeMembersInCell(
+            tx,
+            id,
+            (existing?.members ?? []).filter((m) => !wanted.includes(m)),
+          );
+          await cellStore.addMembersInCell(tx, id, wanted);
+        }
+      },
+    });
+    return this.get(ctx, uuid);
+  }
+
+  /** Adds members; one that is already there stays once. */
+  async addMembers(ctx: RequestContext, uuid: string, members: readonly string[]): Promise<InstanceGroup> {
+    await this.get(ctx, uuid);
+    await this.locator.write(uuid, {
+      api: (tx, id) => apiStore.addMembersInApi(tx, this.api.engine, id, members),
+      cell: (tx, id) => cellStore.addMembersInCell(tx, id, members),
+    });
+    return this.get(ctx, uuid);
+  }
+
+  async removeMembers(ctx: RequestContext, uuid: string, members: readonly string[]): Promise<InstanceGroup> {
+    await this.get(ctx, uuid);
+    await this.locator.write(uuid, {
+      api: (tx, id) => apiStore.removeMembersInApi(tx, id, members),
+      cell: (tx, id) => cellStore.removeMembersInCell(tx, id, members),
+    });
+    return this.get(ctx, uuid);
+  }
+
+  /** Deletes the group: from the API database, or soft-deletes the cell copy with its policies and members. */
+  async destroy(ctx: RequestContext, uuid: string): Promise<void> {
+    await this.get(ctx, uuid);
+    await this.locator.write(uuid, {
+      api: (tx, id) => apiStore.deleteInApi(tx, id),
+      cell: (tx, id) => cellStore.softDeleteInCell(tx, id),
+    });
+  }
+
+  private visible(ctx: RequestContext, located: Located, ref: string): Located {
+    if (!ctx.isAdmin && located.group.projectId !== ctx.projectId) throw new GroupNotFound(ref);
+    return located;
+  }
+}
