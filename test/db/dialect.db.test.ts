@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CellMappings } from '../../src/cells/cell-mappings.js';
 import { openDatabase, type Database } from '../../src/db/connection.js';
@@ -60,6 +61,20 @@ forEachEngine((engine) => {
       });
       expect(on.disabled).toBe(true);
       expect(off.disabled).toBe(false);
+    });
+
+    it.runIf(engine.name === 'postgresql')('survives the server dropping its idle pooled connections', async () => {
+      await api.db.selectFrom('cell_mappings').selectAll().execute();
+      const admin = openDatabase<ApiDatabase>(fresh.url);
+      try {
+        await sql`select pg_terminate_backend(pid) from pg_stat_activity
+                  where datname = current_database() and pid <> pg_backend_pid()`.execute(admin.db);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        // The process is still here, and the next query gets a new connection.
+        expect(await api.db.selectFrom('cell_mappings').selectAll().execute()).toEqual([]);
+      } finally {
+        await admin.close();
+      }
     });
 
     it('recognizes a duplicate key, and nothing else, as one', async () => {

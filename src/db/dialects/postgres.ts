@@ -89,7 +89,13 @@ export const postgresEngine: Engine = {
 
   createDialect(target, pool) {
     const server = asServer(target);
-    return new PostgresDialect({ pool: new pg.Pool(poolConfig(server, pool)) });
+    const connections = new pg.Pool(poolConfig(server, pool));
+    // NOTE: when the server drops an idle pooled connection (restart,
+    // failover, an administrator), node-postgres emits 'error' on the pool;
+    // unheard, that event would crash the process. The pool has already
+    // discarded the connection and opens a new one on the next query.
+    connections.on('error', () => undefined);
+    return new PostgresDialect({ pool: connections });
   },
 
   addIdColumn: (table) => table.addColumn('id', 'serial', (c) => c.primaryKey()),

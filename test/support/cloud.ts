@@ -1,0 +1,72 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { CellMappings, type CellMapping } from '../../src/cells/cell-mappings.js';
+import { openDatabase, type Database } from '../../src/db/connection.js';
+import { syncSchema } from '../../src/db/migrations/migrator.js';
+import type { ApiDatabase } from '../../src/db/schema/api.js';
+import type { CellDatabase } from '../../src/db/schema/cell.js';
+import { GroupService, type GroupServiceOptions } from '../../src/groups/service.js';
+import { freshDatabase, type FreshDatabase, type TestEngine } from './engines.js';
+
+/** A small cloud: an API database and cells, each on a fresh database of the given engine. */
+export interface TestCloud {
+  readonly api: Database<ApiDatabase>;
+  readonly cells: { mapping: CellMapping; db: Database<CellDatabase> }[];
+  readonly service: GroupService;
+  /** Maps a cell whose database is at `url` (which need not answer). */
+  addCell(name: string, url: string): Promise<CellMapping>;
+  destroy(): Promise<void>;
+}
+
+export async function createCloud(
+  apiEngine: TestEngine,
+  cellEngines: readonly TestEngine[],
+  options: GroupServiceOptions = {},
+): Promise<TestCloud> {
+  const fresh: FreshDatabase[] = [];
+  const apiDb = await freshDatabase(apiEngine, 'api');
+  fresh.push(apiDb);
+  const api = openDatabase<ApiDatabase>(apiDb.url);
+  await syncSchema(api, 'api');
+  const registry = new CellMappings(api);
+  const cells: TestCloud['cells'] = [];
+  for (const [i, engine] of cellEngines.entries()) {
+    const cellDb = await freshDatabase(engine, `cell${i + 1}`);
+    fresh.push(cellDb);
+    const db = openDatabase<CellDatabase>(cellDb.url);
+    await syncSchema(db, 'cell');
+    const mapping = await registry.create({ name: `cell${i + 1}`, transportUrl: `none:///cell${i + 1}`, databaseConnection: cellDb.url });
+    cells.push({ mapping, db });
+  }
+  const service = new GroupService(api, { ...options, cells: { mappingsTtlMs: 0, ...options.cells } });
+  return {
+    api,
+    cells,
+    service,
+    addCell: (name, url) => registry.create({ name, transportUrl: `none:///${name}`, databaseConnection: url }),
+    async destroy() {
+      await service.cells.close();
+      await Promise.all([api.close(), ...cells.map((c) => c.db.close())]);
+      await Promise.all(fresh.map((f) => f.drop()));
+    },
+  };
+}
+
+/** A port on loopback that accepts connections and never says a word: a hung database server. */
+export async function blackhole(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    port: address.port,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
