@@ -21,6 +21,17 @@ function option<T>(type: OptionType<T>, defaultValue: T, help: string): OptionSp
   return { type, default: defaultValue, help };
 }
 
+function seconds(min: number): OptionType<number> {
+  return {
+    expected: `a number of seconds > ${min}`,
+    parse: (raw) => {
+      if (!/^\d+(\.\d+)?$/.test(raw.trim())) return undefined;
+      const value = Number(raw);
+      return value > min ? value : undefined;
+    },
+  };
+}
+
 const text: OptionType<string> = { expected: 'a string', parse: (raw) => raw };
 
 const optionalText: OptionType<string | undefined> = {
@@ -106,6 +117,14 @@ export const OPTIONS = {
       undefined,
       'URL of the local cell database (default: sqlite under state_path, nova.sqlite).',
     ),
+  },
+  cellgroups: {
+    cell_timeout: option(
+      seconds(0),
+      10,
+      'Seconds a read that asks every cell waits for one cell before reporting it unavailable (Nova: a fixed 60).',
+    ),
+    cell_concurrency: option(integer(1, 1024), 16, 'Cells asked at once by one read.'),
   },
   quota: {
     server_groups: option(integer(-1), 10, 'Server groups per project (-1: unlimited).'),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CellPool, type CellPoolOptions } from '../cells/cell-pool.js';
 import { DEFAULT_FAN_OUT, fanOut, type FanOutOptions, type UnavailableCell } from '../cells/fan-out.js';
+import type { Config } from '../config/load.js';
 import type { RequestContext } from '../context.js';
 import { openDatabase, type Database } from '../db/connection.js';
 import { withRetry } from '../db/retry.js';
@@ -58,6 +59,14 @@ export class GroupService {
   /** A service over the API database at `apiUrl`; `close()` closes it and every cell. */
   static open(apiUrl: string, options: GroupServiceOptions = {}): GroupService {
     return new GroupService(openDatabase<ApiDatabase>(apiUrl), options);
+  }
+
+  /** A service as the configuration describes it (API database, per-cell timeout and concurrency). */
+  static fromConfig(config: Config): GroupService {
+    const { cell_timeout, cell_concurrency } = config.values.cellgroups;
+    return GroupService.open(config.apiDatabaseUrl, {
+      fanOut: { timeoutMs: cell_timeout * 1000, concurrency: cell_concurrency },
+    });
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
     expect(config.values.DEFAULT.osapi_compute_workers).toBe(1);
     expect(config.values.api.max_limit).toBe(1000);
     expect(config.values.quota).toEqual({ server_groups: 10, server_group_members: 10 });
+    expect(config.values.cellgroups).toEqual({ cell_timeout: 10, cell_concurrency: 16 });
   });
 
   it("reads Nova's option names, and later files win", () => {
