@@ -202,7 +202,12 @@ async function seedCell(
     await insertLegacyGroups(database.db, legacyGroups(groups));
     const counter = new StatementCounter();
     const depth = PAGE.offset + PAGE.limit;
-    const rows = await listInCell(database.db.withPlugin(counter), cell, { projectId: PROJECT }, depth);
+    const rows = await listInCell(
+      database.db.withPlugin(counter),
+      cell,
+      { projectId: PROJECT },
+      depth,
+    );
     if (rows.length !== Math.min(depth, groups)) {
       throw new Error(`cell ${cell.name} lists ${rows.length} groups after seeding ${groups}`);
     }
@@ -232,7 +237,9 @@ const statementsPerList = (f: Figures): number =>
 function checkPage(result: MergedList, configuration: string): void {
   if (result.unavailable.length > 0) {
     const why = result.unavailable.map((u) => `${u.name ?? u.uuid}: ${u.reason}`).join('; ');
-    throw new Error(`${configuration}: ${result.unavailable.length} cell(s) did not answer (${why})`);
+    throw new Error(
+      `${configuration}: ${result.unavailable.length} cell(s) did not answer (${why})`,
+    );
   }
   if (result.groups.length !== PAGE.limit) {
     throw new Error(`${configuration}: expected ${PAGE.limit} groups, got ${result.groups.length}`);
@@ -397,6 +404,15 @@ function figuresJson(figures: readonly Figures[]): Record<string, object> {
 }
 
 async function main(options: Options): Promise<void> {
+  // A malformed URL is a mistake to report now, not after the SQLite runs.
+  const pgUrl = process.env.CELLGROUPS_BENCH_POSTGRESQL_URL ?? DEFAULT_POSTGRESQL_URL;
+  if (parseDatabaseUrl(pgUrl).engine !== 'postgresql') {
+    throw new UsageError(
+      `CELLGROUPS_BENCH_POSTGRESQL_URL is not a PostgreSQL URL: ${maskPassword(pgUrl)}`,
+    );
+  }
+
+  // try/finally covers errors; an interrupt (Ctrl-C) skips it, so it runs the same cleanup.
   const cleanup = new Cleanup();
   const interrupted = (signal: NodeJS.Signals): void => {
     progress(`${signal}: cleaning up`);
@@ -404,12 +420,6 @@ async function main(options: Options): Promise<void> {
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
-
-  // A malformed URL is a mistake to report now, not after the SQLite runs.
-  const pgUrl = process.env.CELLGROUPS_BENCH_POSTGRESQL_URL ?? DEFAULT_POSTGRESQL_URL;
-  if (parseDatabaseUrl(pgUrl).engine !== 'postgresql') {
-    throw new UsageError(`CELLGROUPS_BENCH_POSTGRESQL_URL is not a PostgreSQL URL: ${maskPassword(pgUrl)}`);
-  }
 
   try {
     const dir = mkdtempSync(path.join(tmpdir(), 'cgb-'));
@@ -426,7 +436,12 @@ async function main(options: Options): Promise<void> {
     } else {
       const why = await unreachable(pgUrl);
       if (why === undefined) {
-        postgresql = await runSeries(postgresCells(pgUrl, cleanup), [1, options.pgCells], dir, options);
+        postgresql = await runSeries(
+          postgresCells(pgUrl, cleanup),
+          [1, options.pgCells],
+          dir,
+          options,
+        );
       } else {
         pgNote = `PostgreSQL does not answer at ${maskPassword(pgUrl)} (${why}): PostgreSQL run skipped.`;
       }

@@ -82,6 +82,10 @@ describe('loadConfig', () => {
       /osapi_compute_listen_port: invalid value "70000": expected an integer from 0 to 65535/,
     ],
     [
+      '[cellgroups]\ncell_timeout = 0\n',
+      /\[cellgroups\] cell_timeout: invalid value "0": expected a number of seconds > 0/,
+    ],
+    [
       '[DEFAULT]\ndebug = maybe\n',
       /\[DEFAULT\] debug: invalid value "maybe": expected true or false/,
     ],
