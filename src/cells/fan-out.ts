@@ -67,7 +67,8 @@ export async function fanOut<T>(
   const unavailable: UnavailableCell[] = [];
   for (const r of settled) {
     if (r.ok) answers.push({ cell: r.cell, value: r.value });
-    else unavailable.push({ uuid: r.cell.mapping.uuid, name: r.cell.mapping.name, reason: r.reason });
+    else
+      unavailable.push({ uuid: r.cell.mapping.uuid, name: r.cell.mapping.name, reason: r.reason });
   }
   return { answers, unavailable };
 }

@@ -21,7 +21,9 @@ function parseRules(text: string | null): Rules {
   if (!text) return {};
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Rules) : {};
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Rules)
+      : {};
   } catch {
     return {};
   }
@@ -69,7 +71,11 @@ async function hydrate(db: Db, rows: Selectable<InstanceGroupsTable>[]): Promise
 }
 
 export async function getByUuidInApi(db: Db, uuid: string): Promise<InstanceGroup | undefined> {
-  const rows = await db.selectFrom('instance_groups').selectAll().where('uuid', '=', uuid).execute();
+  const rows = await db
+    .selectFrom('instance_groups')
+    .selectAll()
+    .where('uuid', '=', uuid)
+    .execute();
   return (await hydrate(db, rows))[0];
 }
 
@@ -81,7 +87,11 @@ export async function lockInApi(db: Db, engine: Engine, uuid: string): Promise<n
   return row?.id;
 }
 
-export async function getByNameInApi(db: Db, projectId: string, name: string): Promise<InstanceGroup | undefined> {
+export async function getByNameInApi(
+  db: Db,
+  projectId: string,
+  name: string,
+): Promise<InstanceGroup | undefined> {
   const rows = await db
     .selectFrom('instance_groups')
     .selectAll()
@@ -94,12 +104,18 @@ export async function getByNameInApi(db: Db, projectId: string, name: string): P
   return (await hydrate(db, rows))[0];
 }
 
-export async function getByInstanceInApi(db: Db, instanceUuid: string): Promise<InstanceGroup | undefined> {
+export async function getByInstanceInApi(
+  db: Db,
+  instanceUuid: string,
+): Promise<InstanceGroup | undefined> {
   const rows = await db
     .selectFrom('instance_groups')
     .selectAll('instance_groups')
     .where('id', 'in', (eb) =>
-      eb.selectFrom('instance_group_member').select('group_id').where('instance_uuid', '=', instanceUuid),
+      eb
+        .selectFrom('instance_group_member')
+        .select('group_id')
+        .where('instance_uuid', '=', instanceUuid),
     )
     .orderBy('id')
     .limit(1)
@@ -108,7 +124,11 @@ export async function getByInstanceInApi(db: Db, instanceUuid: string): Promise<
 }
 
 /** The first `limit` groups in list order (all of them without a limit). */
-export async function listInApi(db: Db, filter: GroupFilter, limit?: number): Promise<InstanceGroup[]> {
+export async function listInApi(
+  db: Db,
+  filter: GroupFilter,
+  limit?: number,
+): Promise<InstanceGroup[]> {
   let query = db.selectFrom('instance_groups').selectAll().orderBy(createdAtKey()).orderBy('id');
   if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
@@ -117,7 +137,9 @@ export async function listInApi(db: Db, filter: GroupFilter, limit?: number): Pr
 }
 
 export async function countInApi(db: Db, filter: GroupFilter): Promise<number> {
-  let query = db.selectFrom('instance_groups').select((eb) => eb.fn.countAll<number | string>().as('n'));
+  let query = db
+    .selectFrom('instance_groups')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'));
   if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
   return Number((await query.executeTakeFirstOrThrow()).n);
@@ -126,7 +148,11 @@ export async function countInApi(db: Db, filter: GroupFilter): Promise<number> {
 /** Which of `uuids` have a copy in the API database (one statement). */
 export async function uuidsInApi(db: Db, uuids: readonly string[]): Promise<Set<string>> {
   if (uuids.length === 0) return new Set();
-  const rows = await db.selectFrom('instance_groups').select('uuid').where('uuid', 'in', [...uuids]).execute();
+  const rows = await db
+    .selectFrom('instance_groups')
+    .select('uuid')
+    .where('uuid', 'in', [...uuids])
+    .execute();
   return new Set(rows.map((r) => r.uuid));
 }
 
@@ -153,16 +179,27 @@ export async function insertInApi(db: Db, engine: Engine, group: ApiGroupRow): P
       updated_at: null,
     }),
   );
-  if (group.policy !== null) await replacePolicyInApi(db, id, group.policy, group.rules, group.createdAt);
+  if (group.policy !== null)
+    await replacePolicyInApi(db, id, group.policy, group.rules, group.createdAt);
   await addMembersInApi(db, engine, id, group.members);
   return id;
 }
 
 export async function renameInApi(db: Db, id: number, name: string): Promise<void> {
-  await db.updateTable('instance_groups').set({ name, updated_at: new Date() }).where('id', '=', id).execute();
+  await db
+    .updateTable('instance_groups')
+    .set({ name, updated_at: new Date() })
+    .where('id', '=', id)
+    .execute();
 }
 
-export async function replacePolicyInApi(db: Db, id: number, policy: string, rules: Rules, at = new Date()): Promise<void> {
+export async function replacePolicyInApi(
+  db: Db,
+  id: number,
+  policy: string,
+  rules: Rules,
+  at = new Date(),
+): Promise<void> {
   await db.deleteFrom('instance_group_policy').where('group_id', '=', id).execute();
   await db
     .insertInto('instance_group_policy')
@@ -176,20 +213,31 @@ export async function replacePolicyInApi(db: Db, id: number, policy: string, rul
 }
 
 /** Adds the members not there yet; one already there is left alone (no duplicate row). */
-export async function addMembersInApi(db: Db, engine: Engine, id: number, members: readonly string[]): Promise<void> {
+export async function addMembersInApi(
+  db: Db,
+  engine: Engine,
+  id: number,
+  members: readonly string[],
+): Promise<void> {
   if (members.length === 0) return;
   const now = new Date();
   await engine
     .ignoreDuplicates(
       db
         .insertInto('instance_group_member')
-        .values([...new Set(members)].map((m) => ({ group_id: id, instance_uuid: m, created_at: now }))),
+        .values(
+          [...new Set(members)].map((m) => ({ group_id: id, instance_uuid: m, created_at: now })),
+        ),
       ['group_id', 'instance_uuid'],
     )
     .execute();
 }
 
-export async function removeMembersInApi(db: Db, id: number, members: readonly string[]): Promise<void> {
+export async function removeMembersInApi(
+  db: Db,
+  id: number,
+  members: readonly string[],
+): Promise<void> {
   if (members.length === 0) return;
   await db
     .deleteFrom('instance_group_member')

@@ -19,7 +19,11 @@ export interface CellRef {
   readonly name: string | null;
 }
 
-async function hydrate(db: Db, cell: CellRef, rows: Selectable<LegacyInstanceGroupsTable>[]): Promise<InstanceGroup[]> {
+async function hydrate(
+  db: Db,
+  cell: CellRef,
+  rows: Selectable<LegacyInstanceGroupsTable>[],
+): Promise<InstanceGroup[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const [policies, members] = await Promise.all([
@@ -63,7 +67,11 @@ async function hydrate(db: Db, cell: CellRef, rows: Selectable<LegacyInstanceGro
 
 const live = (db: Db) => db.selectFrom('instance_groups').selectAll().where('deleted', '=', 0);
 
-export async function getByUuidInCell(db: Db, cell: CellRef, uuid: string): Promise<InstanceGroup | undefined> {
+export async function getByUuidInCell(
+  db: Db,
+  cell: CellRef,
+  uuid: string,
+): Promise<InstanceGroup | undefined> {
   return (await hydrate(db, cell, await live(db).where('uuid', '=', uuid).execute()))[0];
 }
 
@@ -83,7 +91,11 @@ export async function getByNameInCell(
   return (await hydrate(db, cell, rows))[0];
 }
 
-export async function getByInstanceInCell(db: Db, cell: CellRef, instanceUuid: string): Promise<InstanceGroup | undefined> {
+export async function getByInstanceInCell(
+  db: Db,
+  cell: CellRef,
+  instanceUuid: string,
+): Promise<InstanceGroup | undefined> {
   const rows = await live(db)
     .where('id', 'in', (eb) =>
       eb
@@ -99,7 +111,12 @@ export async function getByInstanceInCell(db: Db, cell: CellRef, instanceUuid: s
 }
 
 /** The first `limit` live groups in list order (all of them without a limit). */
-export async function listInCell(db: Db, cell: CellRef, filter: GroupFilter, limit?: number): Promise<InstanceGroup[]> {
+export async function listInCell(
+  db: Db,
+  cell: CellRef,
+  filter: GroupFilter,
+  limit?: number,
+): Promise<InstanceGroup[]> {
   let query = live(db).orderBy(createdAtKey()).orderBy('id');
   if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
@@ -119,15 +136,29 @@ export async function liveUuidsInCell(db: Db, filter: GroupFilter): Promise<stri
  * The live cell copy's row id, locked until the transaction ends: the lock a
  * writer and the online migration both take on a cell copy.
  */
-export async function lockInCell(db: Db, engine: Engine, uuid: string): Promise<number | undefined> {
+export async function lockInCell(
+  db: Db,
+  engine: Engine,
+  uuid: string,
+): Promise<number | undefined> {
   const row = await engine
-    .lockRows(db.selectFrom('instance_groups').select('id').where('uuid', '=', uuid).where('deleted', '=', 0))
+    .lockRows(
+      db
+        .selectFrom('instance_groups')
+        .select('id')
+        .where('uuid', '=', uuid)
+        .where('deleted', '=', 0),
+    )
     .executeTakeFirst();
   return row?.id;
 }
 
 export async function renameInCell(db: Db, id: number, name: string): Promise<void> {
-  await db.updateTable('instance_groups').set({ name, updated_at: new Date() }).where('id', '=', id).execute();
+  await db
+    .updateTable('instance_groups')
+    .set({ name, updated_at: new Date() })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Legacy groups keep policies as rows; the new one replaces them all. */
@@ -139,11 +170,18 @@ export async function replacePolicyInCell(db: Db, id: number, policy: string): P
     .where('group_id', '=', id)
     .where('deleted', '=', 0)
     .execute();
-  await db.insertInto('instance_group_policy').values({ group_id: id, policy, created_at: now }).execute();
+  await db
+    .insertInto('instance_group_policy')
+    .values({ group_id: id, policy, created_at: now })
+    .execute();
 }
 
 /** Adds the members not there yet (the legacy table has no unique key: the group lock orders writers). */
-export async function addMembersInCell(db: Db, id: number, members: readonly string[]): Promise<void> {
+export async function addMembersInCell(
+  db: Db,
+  id: number,
+  members: readonly string[],
+): Promise<void> {
   if (members.length === 0) return;
   const present = new Set(
     (
@@ -165,7 +203,11 @@ export async function addMembersInCell(db: Db, id: number, members: readonly str
     .execute();
 }
 
-export async function removeMembersInCell(db: Db, id: number, members: readonly string[]): Promise<void> {
+export async function removeMembersInCell(
+  db: Db,
+  id: number,
+  members: readonly string[],
+): Promise<void> {
   if (members.length === 0) return;
   await db
     .updateTable('instance_group_member')

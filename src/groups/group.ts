@@ -1,7 +1,12 @@
 import { InvalidInput } from '../errors.js';
 
 /** The policies a group may have (soft ones since microversion 2.15). */
-export const POLICIES = ['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'] as const;
+export const POLICIES = [
+  'affinity',
+  'anti-affinity',
+  'soft-affinity',
+  'soft-anti-affinity',
+] as const;
 export type Policy = (typeof POLICIES)[number];
 
 /** Rules of a group; only anti-affinity takes one: `max_server_per_host`. */
@@ -10,7 +15,12 @@ export type Rules = Readonly<Record<string, unknown>>;
 /** Where the authoritative copy of a group lives. */
 export type GroupLocation =
   | { readonly kind: 'api'; readonly id: number }
-  | { readonly kind: 'cell'; readonly id: number; readonly cellUuid: string; readonly cellName: string | null };
+  | {
+      readonly kind: 'cell';
+      readonly id: number;
+      readonly cellUuid: string;
+      readonly cellName: string | null;
+    };
 
 /** A server group, the same whichever database it was read from. */
 export interface InstanceGroup {
@@ -52,10 +62,14 @@ export function checkPolicy(policy: string, rules: Rules = {}): void {
     throw new InvalidInput(`Invalid policy "${policy}": expected one of ${POLICIES.join(', ')}.`);
   }
   for (const [key, value] of Object.entries(rules)) {
-    if (key !== 'max_server_per_host') throw new InvalidInput(`Unknown rule "${key}": only max_server_per_host exists.`);
-    if (policy !== 'anti-affinity') throw new InvalidInput('Only the anti-affinity policy takes rules.');
+    if (key !== 'max_server_per_host')
+      throw new InvalidInput(`Unknown rule "${key}": only max_server_per_host exists.`);
+    if (policy !== 'anti-affinity')
+      throw new InvalidInput('Only the anti-affinity policy takes rules.');
     if (!Number.isInteger(value) || (value as number) < 1) {
-      throw new InvalidInput(`max_server_per_host must be a positive integer, not ${JSON.stringify(value)}.`);
+      throw new InvalidInput(
+        `max_server_per_host must be a positive integer, not ${JSON.stringify(value)}.`,
+      );
     }
   }
 }

@@ -41,7 +41,12 @@ export async function liveMembers(
   const byCell = new Map<number, string[]>();
   for (const m of mappings) {
     if (m.cell_id === null) {
-      found.set(m.instance_uuid, { instanceUuid: m.instance_uuid, host: null, userId: m.user_id, cellUuid: null });
+      found.set(m.instance_uuid, {
+        instanceUuid: m.instance_uuid,
+        host: null,
+        userId: m.user_id,
+        cellUuid: null,
+      });
     } else {
       byCell.set(m.cell_id, [...(byCell.get(m.cell_id) ?? []), m.instance_uuid]);
     }
@@ -60,7 +65,12 @@ export async function liveMembers(
   );
   for (const { cell, value } of answers) {
     for (const row of value) {
-      found.set(row.uuid, { instanceUuid: row.uuid, host: row.host, userId: row.user_id, cellUuid: cell.mapping.uuid });
+      found.set(row.uuid, {
+        instanceUuid: row.uuid,
+        host: row.host,
+        userId: row.user_id,
+        cellUuid: cell.mapping.uuid,
+      });
     }
   }
   const members = instanceUuids.flatMap((uuid) => {

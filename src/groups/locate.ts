@@ -58,7 +58,8 @@ export class GroupLocator {
   private async findInCells(lookup: Lookup): Promise<Located> {
     const { answers, unavailable } = await fanOut(
       await this.cells.cells(),
-      (cell) => lookup.inCell(cell.database.db, { uuid: cell.mapping.uuid, name: cell.mapping.name }),
+      (cell) =>
+        lookup.inCell(cell.database.db, { uuid: cell.mapping.uuid, name: cell.mapping.name }),
       this.fan,
     );
     for (const { cell, value } of answers) if (value) return { kind: 'cell', group: value, cell };

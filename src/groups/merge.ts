@@ -43,12 +43,16 @@ export async function listMerged(
     await pool.cells(),
     async (cell) => {
       const ref = { uuid: cell.mapping.uuid, name: cell.mapping.name };
-      for (let depth = want; ; ) {
+      for (let depth = want; ;) {
         const rows = await listInCell(cell.database.db, ref, filter, depth);
-        const shadowed = await uuidsInApi(api.db, rows.map((g) => g.uuid));
+        const shadowed = await uuidsInApi(
+          api.db,
+          rows.map((g) => g.uuid),
+        );
         const kept = rows.filter((g) => !shadowed.has(g.uuid));
         // Complete when the cell has no more rows, or enough survived.
-        if (depth === undefined || rows.length < depth || want === undefined || kept.length >= want) return kept;
+        if (depth === undefined || rows.length < depth || want === undefined || kept.length >= want)
+          return kept;
         depth += shadowed.size;
       }
     },

@@ -1,12 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { CellPool, type CellPoolOptions } from '../cells/cell-pool.js';
-import { DEFAULT_FAN_OUT, fanOut, type FanOutOptions, type UnavailableCell } from '../cells/fan-out.js';
+import {
+  DEFAULT_FAN_OUT,
+  fanOut,
+  type FanOutOptions,
+  type UnavailableCell,
+} from '../cells/fan-out.js';
 import type { Config } from '../config/load.js';
 import type { RequestContext } from '../context.js';
 import { openDatabase, type Database } from '../db/connection.js';
 import { withRetry } from '../db/retry.js';
 import type { ApiDatabase } from '../db/schema/api.js';
-import { CellUnavailable, GroupExists, GroupInCell, GroupNotFound, InvalidInput } from '../errors.js';
+import {
+  CellUnavailable,
+  GroupExists,
+  GroupInCell,
+  GroupNotFound,
+  InvalidInput,
+} from '../errors.js';
 import * as apiStore from './api-store.js';
 import * as cellStore from './cell-store.js';
 import {
@@ -116,7 +127,13 @@ export class GroupService {
       ...(options.limit === undefined ? {} : { limit: options.limit }),
       ...(options.offset === undefined ? {} : { offset: options.offset }),
     };
-    return listMerged(this.api, this.cells, this.fan, everyProject ? {} : { projectId: ctx.projectId }, page);
+    return listMerged(
+      this.api,
+      this.cells,
+      this.fan,
+      everyProject ? {} : { projectId: ctx.projectId },
+      page,
+    );
   }
 
   // ---- counts (quota) ------------------------------------------------------
@@ -125,7 +142,11 @@ export class GroupService {
   async countGroups(filter: { projectId: string; userId?: string }): Promise<UnionCount> {
     const [inApi, inCells] = await Promise.all([
       apiStore.countInApi(this.api.db, filter),
-      fanOut(await this.cells.cells(), (cell) => cellStore.liveUuidsInCell(cell.database.db, filter), this.fan),
+      fanOut(
+        await this.cells.cells(),
+        (cell) => cellStore.liveUuidsInCell(cell.database.db, filter),
+        this.fan,
+      ),
     ]);
     const cellUuids = new Set(inCells.answers.flatMap((a) => a.value));
     const shadowed = await apiStore.uuidsInApi(this.api.db, [...cellUuids]);
@@ -149,16 +170,26 @@ export class GroupService {
   }
 
   /** The distinct hosts of the group's live members. */
-  async hosts(ctx: RequestContext, uuid: string): Promise<{ hosts: string[]; unavailable: UnavailableCell[] }> {
+  async hosts(
+    ctx: RequestContext,
+    uuid: string,
+  ): Promise<{ hosts: string[]; unavailable: UnavailableCell[] }> {
     const { members, unavailable } = await this.liveMembers(ctx, uuid);
     const hosts = [...new Set(members.flatMap((m) => (m.host === null ? [] : [m.host])))];
     return { hosts, unavailable };
   }
 
   /** How many live members of the group belong to `userId` (instances in cells, as Nova counts). */
-  async countLiveMembersByUser(ctx: RequestContext, uuid: string, userId: string): Promise<UnionCount> {
+  async countLiveMembersByUser(
+    ctx: RequestContext,
+    uuid: string,
+    userId: string,
+  ): Promise<UnionCount> {
     const { members, unavailable } = await this.liveMembers(ctx, uuid);
-    return { count: members.filter((m) => m.cellUuid !== null && m.userId === userId).length, unavailable };
+    return {
+      count: members.filter((m) => m.cellUuid !== null && m.userId === userId).length,
+      unavailable,
+    };
   }
 
   // ---- writes --------------------------------------------------------------
@@ -196,14 +227,22 @@ export class GroupService {
   private async refuseIfInCell(uuid: string): Promise<void> {
     const { answers, unavailable } = await fanOut(
       await this.cells.cells(),
-      (cell) => cellStore.getByUuidInCell(cell.database.db, { uuid: cell.mapping.uuid, name: cell.mapping.name }, uuid),
+      (cell) =>
+        cellStore.getByUuidInCell(
+          cell.database.db,
+          { uuid: cell.mapping.uuid, name: cell.mapping.name },
+          uuid,
+        ),
       this.fan,
     );
     const holder = answers.find((a) => a.value !== undefined);
     if (holder) throw new GroupInCell(uuid, holder.cell.mapping.name ?? holder.cell.mapping.uuid);
     const [down] = unavailable;
     if (down) {
-      throw new CellUnavailable(down.name ?? down.uuid, `${down.reason}; cannot tell whether ${uuid} is there`);
+      throw new CellUnavailable(
+        down.name ?? down.uuid,
+        `${down.reason}; cannot tell whether ${uuid} is there`,
+      );
     }
   }
 
@@ -212,7 +251,10 @@ export class GroupService {
     const current = await this.get(ctx, uuid);
     const policy = changes.policy ?? current.policy;
     if (changes.policy !== undefined || changes.rules !== undefined) {
-      checkPolicy(policy ?? '', changes.rules ?? (changes.policy === undefined ? current.rules : {}));
+      checkPolicy(
+        policy ?? '',
+        changes.rules ?? (changes.policy === undefined ? current.rules : {}),
+      );
     }
     await this.locator.write(uuid, {
       api: async (tx, id) => {
@@ -236,7 +278,8 @@ export class GroupService {
           );
         }
         if (changes.name !== undefined) await cellStore.renameInCell(tx, id, changes.name);
-        if (changes.policy !== undefined) await cellStore.replacePolicyInCell(tx, id, changes.policy);
+        if (changes.policy !== undefined)
+          await cellStore.replacePolicyInCell(tx, id, changes.policy);
         if (changes.members !== undefined) {
           const wanted = uniqueMembers(changes.members);
           const existing = await cellStore.getByUuidInCell(tx, cell.mapping, uuid);
@@ -253,7 +296,11 @@ export class GroupService {
   }
 
   /** Adds members; one that is already there stays once. */
-  async addMembers(ctx: RequestContext, uuid: string, members: readonly string[]): Promise<InstanceGroup> {
+  async addMembers(
+    ctx: RequestContext,
+    uuid: string,
+    members: readonly string[],
+  ): Promise<InstanceGroup> {
     await this.get(ctx, uuid);
     await this.locator.write(uuid, {
       api: (tx, id) => apiStore.addMembersInApi(tx, this.api.engine, id, members),
@@ -262,7 +309,11 @@ export class GroupService {
     return this.get(ctx, uuid);
   }
 
-  async removeMembers(ctx: RequestContext, uuid: string, members: readonly string[]): Promise<InstanceGroup> {
+  async removeMembers(
+    ctx: RequestContext,
+    uuid: string,
+    members: readonly string[],
+  ): Promise<InstanceGroup> {
     await this.get(ctx, uuid);
     await this.locator.write(uuid, {
       api: (tx, id) => apiStore.removeMembersInApi(tx, id, members),

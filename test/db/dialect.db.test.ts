@@ -63,19 +63,22 @@ forEachEngine((engine) => {
       expect(off.disabled).toBe(false);
     });
 
-    it.runIf(engine.name === 'postgresql')('survives the server dropping its idle pooled connections', async () => {
-      await api.db.selectFrom('cell_mappings').selectAll().execute();
-      const admin = openDatabase<ApiDatabase>(fresh.url);
-      try {
-        await sql`select pg_terminate_backend(pid) from pg_stat_activity
+    it.runIf(engine.name === 'postgresql')(
+      'survives the server dropping its idle pooled connections',
+      async () => {
+        await api.db.selectFrom('cell_mappings').selectAll().execute();
+        const admin = openDatabase<ApiDatabase>(fresh.url);
+        try {
+          await sql`select pg_terminate_backend(pid) from pg_stat_activity
                   where datname = current_database() and pid <> pg_backend_pid()`.execute(admin.db);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        // The process is still here, and the next query gets a new connection.
-        expect(await api.db.selectFrom('cell_mappings').selectAll().execute()).toEqual([]);
-      } finally {
-        await admin.close();
-      }
-    });
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          // The process is still here, and the next query gets a new connection.
+          expect(await api.db.selectFrom('cell_mappings').selectAll().execute()).toEqual([]);
+        } finally {
+          await admin.close();
+        }
+      },
+    );
 
     it('recognizes a duplicate key, and nothing else, as one', async () => {
       const insert = () =>

@@ -30,12 +30,25 @@ forEachServerEngine((engine) => {
     });
 
     /** Locks `first`, waits until the other transaction holds its row, then locks `second`. */
-    const crossing = (db: Database<ApiDatabase>, first: string, second: string, barrier: { ready: number }) =>
+    const crossing = (
+      db: Database<ApiDatabase>,
+      first: string,
+      second: string,
+      barrier: { ready: number },
+    ) =>
       db.db.transaction().execute(async (tx) => {
-        await tx.updateTable('quotas').set((eb) => ({ hard_limit: eb('hard_limit', '+', 1) })).where('project_id', '=', first).execute();
+        await tx
+          .updateTable('quotas')
+          .set((eb) => ({ hard_limit: eb('hard_limit', '+', 1) }))
+          .where('project_id', '=', first)
+          .execute();
         barrier.ready++;
         while (barrier.ready < 2) await new Promise((r) => setTimeout(r, 5));
-        await tx.updateTable('quotas').set((eb) => ({ hard_limit: eb('hard_limit', '+', 1) })).where('project_id', '=', second).execute();
+        await tx
+          .updateTable('quotas')
+          .set((eb) => ({ hard_limit: eb('hard_limit', '+', 1) }))
+          .where('project_id', '=', second)
+          .execute();
       });
 
     it('reruns a transaction that lost a real deadlock, and both writes land once', async () => {
@@ -50,7 +63,11 @@ forEachServerEngine((engine) => {
         withRetry(b, () => crossing(b, 'two', 'one', barrier), { onRetry }),
       ]);
       expect(retries).toEqual([1]);
-      const limits = await a.db.selectFrom('quotas').select(['project_id', 'hard_limit']).orderBy('project_id').execute();
+      const limits = await a.db
+        .selectFrom('quotas')
+        .select(['project_id', 'hard_limit'])
+        .orderBy('project_id')
+        .execute();
       expect(limits).toEqual([
         { project_id: 'one', hard_limit: 3 },
         { project_id: 'two', hard_limit: 3 },
@@ -70,10 +87,14 @@ forEachServerEngine((engine) => {
       calls = 0;
       const deadlock = engine.name === 'postgresql' ? { code: '40P01' } : { errno: 1213 };
       await expect(
-        withRetry(a, () => {
-          calls++;
-          return Promise.reject(Object.assign(new Error('deadlock'), deadlock));
-        }, { attempts: 3, baseDelayMs: 1 }),
+        withRetry(
+          a,
+          () => {
+            calls++;
+            return Promise.reject(Object.assign(new Error('deadlock'), deadlock));
+          },
+          { attempts: 3, baseDelayMs: 1 },
+        ),
       ).rejects.toThrow('deadlock');
       expect(calls).toBe(3);
     });

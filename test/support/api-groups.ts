@@ -19,7 +19,13 @@ export const apiStoreForTests = {
   async insertCopy(api: Database<ApiDatabase>, uuid: string, projectId: string): Promise<void> {
     await api.db
       .insertInto('instance_groups')
-      .values({ uuid, name: `api-${uuid.slice(0, 8)}`, project_id: projectId, user_id: 'u1', created_at: new Date() })
+      .values({
+        uuid,
+        name: `api-${uuid.slice(0, 8)}`,
+        project_id: projectId,
+        user_id: 'u1',
+        created_at: new Date(),
+      })
       .execute();
   },
 };

@@ -34,15 +34,23 @@ export async function createCloud(
     fresh.push(cellDb);
     const db = openDatabase<CellDatabase>(cellDb.url);
     await syncSchema(db, 'cell');
-    const mapping = await registry.create({ name: `cell${i + 1}`, transportUrl: `none:///cell${i + 1}`, databaseConnection: cellDb.url });
+    const mapping = await registry.create({
+      name: `cell${i + 1}`,
+      transportUrl: `none:///cell${i + 1}`,
+      databaseConnection: cellDb.url,
+    });
     cells.push({ mapping, db });
   }
-  const service = new GroupService(api, { ...options, cells: { mappingsTtlMs: 0, ...options.cells } });
+  const service = new GroupService(api, {
+    ...options,
+    cells: { mappingsTtlMs: 0, ...options.cells },
+  });
   return {
     api,
     cells,
     service,
-    addCell: (name, url) => registry.create({ name, transportUrl: `none:///${name}`, databaseConnection: url }),
+    addCell: (name, url) =>
+      registry.create({ name, transportUrl: `none:///${name}`, databaseConnection: url }),
     async destroy() {
       await service.cells.close();
       await Promise.all([api.close(), ...cells.map((c) => c.db.close())]);
@@ -66,7 +74,9 @@ export async function blackhole(): Promise<{ port: number; close(): Promise<void
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
-        server.close(() => resolve());
+        server.close(() => {
+          resolve();
+        });
       }),
   };
 }

@@ -17,7 +17,10 @@ export interface LegacyGroup {
 }
 
 /** Writes legacy groups into a cell database; returns their uuids. */
-export async function insertLegacyGroups(db: Kysely<CellDatabase>, groups: LegacyGroup[]): Promise<string[]> {
+export async function insertLegacyGroups(
+  db: Kysely<CellDatabase>,
+  groups: LegacyGroup[],
+): Promise<string[]> {
   const uuids: string[] = [];
   for (const g of groups) {
     const uuid = g.uuid ?? randomUUID();
@@ -51,7 +54,9 @@ export async function insertLegacyGroups(db: Kysely<CellDatabase>, groups: Legac
       if (members.length > 0) {
         await tx
           .insertInto('instance_group_member')
-          .values(members.map((instance_id) => ({ instance_id, group_id: id, created_at: created })))
+          .values(
+            members.map((instance_id) => ({ instance_id, group_id: id, created_at: created })),
+          )
           .execute();
       }
       if (g.deleted) {

@@ -1,4 +1,10 @@
-import type { CreateTableBuilder, Dialect, InsertQueryBuilder, InsertResult, SelectQueryBuilder } from 'kysely';
+import type {
+  CreateTableBuilder,
+  Dialect,
+  InsertQueryBuilder,
+  InsertResult,
+  SelectQueryBuilder,
+} from 'kysely';
 import type { DatabaseTarget, EngineName } from '../url.js';
 
 /** How a pool for one database is sized and how long a connect may take. */
@@ -48,7 +54,9 @@ export interface Engine {
    * SQLite it returns the query unchanged: every transaction there begins
    * IMMEDIATE and so already holds the one write lock of the database.
    */
-  lockRows<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
+  lockRows<DB, TB extends keyof DB, O>(
+    query: SelectQueryBuilder<DB, TB, O>,
+  ): SelectQueryBuilder<DB, TB, O>;
 
   /**
    * Makes an insert skip rows that would violate the unique key on
@@ -60,7 +68,9 @@ export interface Engine {
   ): InsertQueryBuilder<DB, TB, InsertResult>;
 
   /** Runs a single-row insert and returns the new row's `id`. */
-  insertReturningId<DB, TB extends keyof DB>(query: InsertQueryBuilder<DB, TB, InsertResult>): Promise<number>;
+  insertReturningId<DB, TB extends keyof DB>(
+    query: InsertQueryBuilder<DB, TB, InsertResult>,
+  ): Promise<number>;
 
   /** A unique or primary key was violated. */
   isDuplicateKey(error: unknown): boolean;
@@ -98,7 +108,7 @@ export async function insertReturningIdVia(
   returning: boolean,
 ): Promise<number> {
   if (returning) {
-    const row = (await query.returning('id').executeTakeFirstOrThrow()) as { id: number | string };
+    const row = await query.returning('id').executeTakeFirstOrThrow();
     return Number(row.id);
   }
   const result = await query.executeTakeFirstOrThrow();
@@ -111,5 +121,5 @@ export function onConflictDoNothing(
   query: InsertQueryBuilder<any, any, InsertResult>,
   uniqueColumns: readonly string[],
 ): InsertQueryBuilder<any, any, InsertResult> {
-  return query.onConflict((oc) => oc.columns(uniqueColumns as never).doNothing());
+  return query.onConflict((oc) => oc.columns(uniqueColumns).doNothing());
 }

@@ -1,7 +1,13 @@
 import { PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
-import { errorProperty, insertReturningIdVia, onConflictDoNothing, type Engine, type PoolOptions } from './engine.js';
+import {
+  errorProperty,
+  insertReturningIdVia,
+  onConflictDoNothing,
+  type Engine,
+  type PoolOptions,
+} from './engine.js';
 
 const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
 
