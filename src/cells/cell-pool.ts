@@ -1,3 +1,4 @@
+import type { KyselyPlugin } from 'kysely';
 import { openDatabase, type Database } from '../db/connection.js';
 import type { PoolOptions } from '../db/dialects/index.js';
 import type { ApiDatabase } from '../db/schema/api.js';
@@ -15,6 +16,8 @@ export interface CellPoolOptions {
   readonly pool?: Partial<PoolOptions>;
   /** How long the list of cells is reused before cell_mappings is read again. */
   readonly mappingsTtlMs?: number;
+  /** Kysely plugins on every cell database (e.g. to count or trace statements). */
+  readonly plugins?: readonly KyselyPlugin[];
 }
 
 /**
@@ -57,6 +60,7 @@ export class CellPool {
     if (!database) {
       database = openDatabase<CellDatabase>(url, {
         pool: { maxConnections: 2, connectTimeoutMs: 5_000, ...this.options.pool },
+        ...(this.options.plugins ? { plugins: this.options.plugins } : {}),
       });
       this.handles.set(key, database);
     }

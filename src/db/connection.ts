@@ -1,4 +1,4 @@
-import { Kysely } from 'kysely';
+import { Kysely, type KyselyPlugin } from 'kysely';
 import { DbError, describeError } from '../errors.js';
 import { DEFAULT_POOL, engineFor, type Engine, type PoolOptions } from './dialects/index.js';
 import { maskPassword, parseDatabaseUrl, type DatabaseTarget } from './url.js';
@@ -21,13 +21,18 @@ export interface OpenOptions {
   readonly pool?: Partial<PoolOptions>;
   /** Relative SQLite paths resolve against this directory (default: the working directory). */
   readonly baseDir?: string;
+  /** Kysely plugins on every query (e.g. to count or trace statements). */
+  readonly plugins?: readonly KyselyPlugin[];
 }
 
 export function openDatabase<DB>(url: string, options: OpenOptions = {}): Database<DB> {
   const target = parseDatabaseUrl(url, options.baseDir);
   const engine = engineFor(target.engine);
   const pool = { ...DEFAULT_POOL, ...options.pool };
-  const db = new Kysely<DB>({ dialect: engine.createDialect(target, pool) });
+  const db = new Kysely<DB>({
+    dialect: engine.createDialect(target, pool),
+    plugins: [...(options.plugins ?? [])],
+  });
   let closed: Promise<void> | undefined;
   return {
     db,

@@ -30,7 +30,10 @@ function parseRules(text: string | null): Rules {
 }
 
 /** Groups with their policy and members: two more statements for the whole batch. */
-async function hydrate(db: Db, rows: Selectable<InstanceGroupsTable>[]): Promise<InstanceGroup[]> {
+export async function hydrateInApi(
+  db: Db,
+  rows: Selectable<InstanceGroupsTable>[],
+): Promise<InstanceGroup[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const [policies, members] = await Promise.all([
@@ -76,7 +79,7 @@ export async function getByUuidInApi(db: Db, uuid: string): Promise<InstanceGrou
     .selectAll()
     .where('uuid', '=', uuid)
     .execute();
-  return (await hydrate(db, rows))[0];
+  return (await hydrateInApi(db, rows))[0];
 }
 
 /** The API copy's row id, locked until the transaction ends. */
@@ -101,7 +104,7 @@ export async function getByNameInApi(
     .orderBy('id')
     .limit(1)
     .execute();
-  return (await hydrate(db, rows))[0];
+  return (await hydrateInApi(db, rows))[0];
 }
 
 export async function getByInstanceInApi(
@@ -120,20 +123,22 @@ export async function getByInstanceInApi(
     .orderBy('id')
     .limit(1)
     .execute();
-  return (await hydrate(db, rows))[0];
+  return (await hydrateInApi(db, rows))[0];
 }
 
-/** The first `limit` groups in list order (all of them without a limit). */
-export async function listInApi(
+export type ApiGroupRecord = Selectable<InstanceGroupsTable>;
+
+/** The first `limit` group rows in list order (all without a limit), without policies and members. */
+export async function listRowsInApi(
   db: Db,
   filter: GroupFilter,
   limit?: number,
-): Promise<InstanceGroup[]> {
+): Promise<ApiGroupRecord[]> {
   let query = db.selectFrom('instance_groups').selectAll().orderBy(createdAtKey()).orderBy('id');
   if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
   if (limit !== undefined) query = query.limit(limit);
-  return hydrate(db, await query.execute());
+  return query.execute();
 }
 
 export async function countInApi(db: Db, filter: GroupFilter): Promise<number> {

@@ -19,10 +19,13 @@ export interface CellRef {
   readonly name: string | null;
 }
 
-async function hydrate(
+export type CellGroupRecord = Selectable<LegacyInstanceGroupsTable>;
+
+/** Group rows as the new model: two more statements for the whole batch (live policies, live members). */
+export async function hydrateInCell(
   db: Db,
   cell: CellRef,
-  rows: Selectable<LegacyInstanceGroupsTable>[],
+  rows: CellGroupRecord[],
 ): Promise<InstanceGroup[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
@@ -72,7 +75,7 @@ export async function getByUuidInCell(
   cell: CellRef,
   uuid: string,
 ): Promise<InstanceGroup | undefined> {
-  return (await hydrate(db, cell, await live(db).where('uuid', '=', uuid).execute()))[0];
+  return (await hydrateInCell(db, cell, await live(db).where('uuid', '=', uuid).execute()))[0];
 }
 
 export async function getByNameInCell(
@@ -88,7 +91,7 @@ export async function getByNameInCell(
     .orderBy('id')
     .limit(1)
     .execute();
-  return (await hydrate(db, cell, rows))[0];
+  return (await hydrateInCell(db, cell, rows))[0];
 }
 
 export async function getByInstanceInCell(
@@ -107,21 +110,20 @@ export async function getByInstanceInCell(
     .orderBy('id')
     .limit(1)
     .execute();
-  return (await hydrate(db, cell, rows))[0];
+  return (await hydrateInCell(db, cell, rows))[0];
 }
 
-/** The first `limit` live groups in list order (all of them without a limit). */
-export async function listInCell(
+/** The first `limit` live group rows in list order (all without a limit), without policies and members. */
+export async function listRowsInCell(
   db: Db,
-  cell: CellRef,
   filter: GroupFilter,
   limit?: number,
-): Promise<InstanceGroup[]> {
+): Promise<CellGroupRecord[]> {
   let query = live(db).orderBy(createdAtKey()).orderBy('id');
   if (filter.projectId !== undefined) query = query.where('project_id', '=', filter.projectId);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
   if (limit !== undefined) query = query.limit(limit);
-  return hydrate(db, cell, await query.execute());
+  return query.execute();
 }
 
 /** The uuids of the live groups matching `filter` (for counts over the union). */

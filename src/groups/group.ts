@@ -79,11 +79,18 @@ export function uniqueMembers(members: readonly string[]): string[] {
   return [...new Set(members)];
 }
 
+/** What list order looks at: a group row from any database. */
+export interface OrderKey {
+  readonly uuid: string;
+  readonly id: number;
+  readonly created_at: Date | null;
+}
+
 /** The order lists show: creation order, ties by id (then by uuid, across databases). */
-export function compareGroups(a: InstanceGroup, b: InstanceGroup): number {
-  const at = a.createdAt?.getTime() ?? 0;
-  const bt = b.createdAt?.getTime() ?? 0;
+export function compareGroups(a: OrderKey, b: OrderKey): number {
+  const at = a.created_at?.getTime() ?? 0;
+  const bt = b.created_at?.getTime() ?? 0;
   if (at !== bt) return at - bt;
-  if (a.location.id !== b.location.id) return a.location.id - b.location.id;
+  if (a.id !== b.id) return a.id - b.id;
   return a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0;
 }

@@ -1,9 +1,15 @@
-import type { CellPool } from '../cells/cell-pool.js';
+import type { Cell, CellPool } from '../cells/cell-pool.js';
 import { fanOut, type FanOutOptions, type UnavailableCell } from '../cells/fan-out.js';
 import type { Database } from '../db/connection.js';
 import type { ApiDatabase } from '../db/schema/api.js';
-import { listInApi, uuidsInApi, type GroupFilter } from './api-store.js';
-import { listInCell } from './cell-store.js';
+import {
+  hydrateInApi,
+  listRowsInApi,
+  uuidsInApi,
+  type ApiGroupRecord,
+  type GroupFilter,
+} from './api-store.js';
+import { hydrateInCell, listRowsInCell, type CellGroupRecord } from './cell-store.js';
 import { compareGroups, type InstanceGroup } from './group.js';
 
 export interface Page {
@@ -17,16 +23,24 @@ export interface MergedList {
   readonly unavailable: UnavailableCell[];
 }
 
+type Candidate =
+  | { readonly from: 'api'; readonly row: ApiGroupRecord }
+  | { readonly from: 'cell'; readonly row: CellGroupRecord; readonly cell: Cell };
+
 /**
  * The union of the API database and every cell, each uuid once (the API copy
  * wins), in list order, with offset and limit applied to the merged result.
  *
- * A page needs at most `offset + limit` groups from each database, so each
- * is asked for its first `offset + limit` in the same order (one query, plus
- * one for policies and members of what it returned). Cell copies that an
- * API copy shadows (left by a crash mid-migration) are dropped; a cell that
- * lost rows that way and may have more is asked again, deeper, so the page
- * is still full. Memory is bounded by (cells + 1) × (offset + limit).
+ * A page needs at most `offset + limit` groups from each database, so:
+ * 1. every database is asked, at once, for its first `offset + limit` group
+ *    rows in list order (one statement each, rows only);
+ * 2. one statement on the API database finds which cell rows it shadows
+ *    (copies a crash left behind mid-migration); a cell that lost rows that
+ *    way and may hold more is asked again, deeper, so the page stays full;
+ * 3. the rows are merged and the page cut;
+ * 4. only the page's groups get their policies and members (two statements
+ *    per database that has a group on the page).
+ * Memory is bounded by (cells + 1) × (offset + limit) rows, never the table.
  */
 export async function listMerged(
   api: Database<ApiDatabase>,
@@ -38,41 +52,106 @@ export async function listMerged(
   const offset = page.offset ?? 0;
   const want = page.limit === undefined ? undefined : offset + page.limit;
 
-  const fromApi = listInApi(api.db, filter, want);
-  const fromCells = fanOut(
-    await pool.cells(),
-    async (cell) => {
-      const ref = { uuid: cell.mapping.uuid, name: cell.mapping.name };
-      for (let depth = want; ;) {
-        const rows = await listInCell(cell.database.db, ref, filter, depth);
-        const shadowed = await uuidsInApi(
-          api.db,
-          rows.map((g) => g.uuid),
-        );
-        const kept = rows.filter((g) => !shadowed.has(g.uuid));
-        // Complete when the cell has no more rows, or enough survived.
-        if (depth === undefined || rows.length < depth || want === undefined || kept.length >= want)
-          return kept;
-        depth += shadowed.size;
-      }
-    },
-    fan,
+  const [apiRows, cellRows] = await Promise.all([
+    listRowsInApi(api.db, filter, want),
+    fanOut(await pool.cells(), (cell) => listRowsInCell(cell.database.db, filter, want), fan),
+  ]);
+  const unavailable = [...cellRows.unavailable];
+  const shadowed = await uuidsInApi(
+    api.db,
+    cellRows.answers.flatMap((a) => a.value.map((r) => r.uuid)),
   );
-  const [apiGroups, cells] = await Promise.all([fromApi, fromCells]);
 
-  const seen = new Set(apiGroups.map((g) => g.uuid));
-  const merged = [...apiGroups];
-  for (const { value } of cells.answers) {
-    for (const group of value) {
-      // Two cells holding one uuid should not happen; show the first cell's.
-      if (seen.has(group.uuid)) continue;
-      seen.add(group.uuid);
-      merged.push(group);
-    }
+  const candidates: Candidate[] = apiRows.map((row) => ({ from: 'api', row }));
+  const seen = new Set(apiRows.map((r) => r.uuid));
+  const deeper: { cell: Cell; rows: CellGroupRecord[] }[] = [];
+  for (const { cell, value } of cellRows.answers) {
+    const kept = value.filter((r) => !shadowed.has(r.uuid));
+    if (want !== undefined && value.length === want && kept.length < want)
+      deeper.push({ cell, rows: kept });
+    else addCellRows(candidates, seen, cell, kept);
   }
-  merged.sort(compareGroups);
-  return {
-    groups: merged.slice(offset, want),
-    unavailable: cells.unavailable,
-  };
+  // Rare: only after a crash mid-migration left copies in both databases.
+  for (const { cell, rows } of deeper) {
+    addCellRows(candidates, seen, cell, await refill(api, cell, filter, want ?? 0, rows));
+  }
+
+  candidates.sort((a, b) => compareGroups(a.row, b.row));
+  const onPage = candidates.slice(offset, want);
+  return { groups: await hydratePage(api, fan, onPage, unavailable), unavailable };
+}
+
+function addCellRows(
+  candidates: Candidate[],
+  seen: Set<string>,
+  cell: Cell,
+  rows: CellGroupRecord[],
+): void {
+  for (const row of rows) {
+    // Two cells holding one uuid should not happen; show the first cell's.
+    if (seen.has(row.uuid)) continue;
+    seen.add(row.uuid);
+    candidates.push({ from: 'cell', row, cell });
+  }
+}
+
+/** Asks a cell deeper until `want` of its rows survive the shadow check, or it has no more. */
+async function refill(
+  api: Database<ApiDatabase>,
+  cell: Cell,
+  filter: GroupFilter,
+  want: number,
+  kept: CellGroupRecord[],
+): Promise<CellGroupRecord[]> {
+  let depth = want;
+  let rows = kept;
+  for (;;) {
+    depth += want - rows.length;
+    const all = await listRowsInCell(cell.database.db, filter, depth);
+    const shadowed = await uuidsInApi(
+      api.db,
+      all.map((r) => r.uuid),
+    );
+    rows = all.filter((r) => !shadowed.has(r.uuid));
+    if (all.length < depth || rows.length >= want) return rows;
+  }
+}
+
+/** Policies and members for the page's groups only, from each database that has one, at once. */
+async function hydratePage(
+  api: Database<ApiDatabase>,
+  fan: FanOutOptions,
+  onPage: Candidate[],
+  unavailable: UnavailableCell[],
+): Promise<InstanceGroup[]> {
+  const apiRows: ApiGroupRecord[] = [];
+  const byCell = new Map<Cell, CellGroupRecord[]>();
+  for (const c of onPage) {
+    if (c.from === 'api') apiRows.push(c.row);
+    else byCell.set(c.cell, [...(byCell.get(c.cell) ?? []), c.row]);
+  }
+  const [fromApi, fromCells] = await Promise.all([
+    hydrateInApi(api.db, apiRows),
+    fanOut(
+      [...byCell.keys()],
+      (cell) =>
+        hydrateInCell(
+          cell.database.db,
+          { uuid: cell.mapping.uuid, name: cell.mapping.name },
+          byCell.get(cell) ?? [],
+        ),
+      fan,
+    ),
+  ]);
+  // A cell that answered for its rows but not for their details is reported, and its rows left out.
+  unavailable.push(...fromCells.unavailable);
+  const hydrated = new Map<string, InstanceGroup>();
+  for (const g of fromApi) hydrated.set(`api ${g.uuid}`, g);
+  for (const { cell, value } of fromCells.answers) {
+    for (const g of value) hydrated.set(`${cell.mapping.uuid} ${g.uuid}`, g);
+  }
+  return onPage.flatMap((c) => {
+    const g = hydrated.get(`${c.from === 'api' ? 'api' : c.cell.mapping.uuid} ${c.row.uuid}`);
+    return g ? [g] : [];
+  });
 }
