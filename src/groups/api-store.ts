@@ -161,16 +161,10 @@ export async function uuidsInApi(db: Db, uuids: readonly string[]): Promise<Set<
   return new Set(rows.map((r) => r.uuid));
 }
 
-export interface ApiGroupRow {
-  readonly uuid: string;
-  readonly name: string | null;
-  readonly userId: string | null;
-  readonly projectId: string | null;
-  readonly policy: string | null;
-  readonly rules: Rules;
-  readonly members: readonly string[];
+/** A group as it is first written to the API database (its location and update time come later). */
+export type ApiGroupRow = Omit<InstanceGroup, 'location' | 'updatedAt' | 'createdAt'> & {
   readonly createdAt: Date;
-}
+};
 
 /** Inserts a group with its policy and members; returns its id. */
 export async function insertInApi(db: Db, engine: Engine, group: ApiGroupRow): Promise<number> {
