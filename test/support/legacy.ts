@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { CellDatabase } from '../../src/db/schema/cell.js';
+import { softDeleteInCell } from '../../src/groups/cell-store.js';
 
 /** A group as Nova's cell database held it: several policy rows, no rules, members by instance_id. */
 export interface LegacyGroup {
@@ -59,21 +60,7 @@ export async function insertLegacyGroups(
           )
           .execute();
       }
-      if (g.deleted) {
-        const now = new Date();
-        for (const table of ['instance_group_member', 'instance_group_policy'] as const) {
-          await tx
-            .updateTable(table)
-            .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-            .where('group_id', '=', id)
-            .execute();
-        }
-        await tx
-          .updateTable('instance_groups')
-          .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-          .where('id', '=', id)
-          .execute();
-      }
+      if (g.deleted) await softDeleteInCell(tx, id);
     });
   }
   return uuids;
