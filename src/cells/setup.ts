@@ -1,5 +1,5 @@
 import type { Config } from '../config/load.js';
-import { dbFailure, withDatabase } from '../db/connection.js';
+import { dbFailure, withDatabase, type Database } from '../db/connection.js';
 import { syncSchema, type SyncResult } from '../db/migrations/migrator.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import type { ApiDatabase } from '../db/schema/api.js';
@@ -144,15 +144,18 @@ export const LOCAL_TRANSPORT_URL = 'none:///cell1';
  * schemas. Returns lines saying where everything is. Safe to re-run.
  */
 export async function firstRun(config: Config): Promise<string[]> {
-  const api = await withDatabase<ApiDatabase, SyncResult>(config.apiDatabaseUrl, (db) =>
-    syncSchema(db, 'api'),
-  );
-  const setup = await withDatabase<ApiDatabase, SimpleSetupResult>(config.apiDatabaseUrl, (db) =>
-    simpleCellSetup(
-      new CellMappings(db),
-      config,
-      config.values.DEFAULT.transport_url ?? LOCAL_TRANSPORT_URL,
-    ),
+  // One connection to the API database for both steps.
+  const { api, setup } = await withDatabase(
+    config.apiDatabaseUrl,
+    async (db: Database<ApiDatabase>) => {
+      const synced = await syncSchema(db, 'api');
+      const cells = await simpleCellSetup(
+        new CellMappings(db),
+        config,
+        config.values.DEFAULT.transport_url ?? LOCAL_TRANSPORT_URL,
+      );
+      return { api: synced, setup: cells };
+    },
   );
   const line = (what: string, url: string, version: number) =>
     `  ${what.padEnd(14)} ${maskPassword(url)} (schema version ${version})`;

@@ -82,12 +82,23 @@ export async function getByUuidInApi(db: Db, uuid: string): Promise<InstanceGrou
   return (await hydrateInApi(db, rows))[0];
 }
 
-/** The API copy's row id, locked until the transaction ends. */
-export async function lockInApi(db: Db, engine: Engine, uuid: string): Promise<number | undefined> {
-  const row = await engine
-    .lockRows(db.selectFrom('instance_groups').select('id').where('uuid', '=', uuid))
+/** The API copy's row, locked until the transaction ends. */
+export async function lockInApi(
+  db: Db,
+  engine: Engine,
+  uuid: string,
+): Promise<LockedGroup | undefined> {
+  return engine
+    .lockRows(
+      db.selectFrom('instance_groups').select(['id', 'project_id']).where('uuid', '=', uuid),
+    )
     .executeTakeFirst();
-  return row?.id;
+}
+
+/** A group row held by a writer's lock: its id, and its project (for the access check). */
+export interface LockedGroup {
+  readonly id: number;
+  readonly project_id: string | null;
 }
 
 export async function getByNameInApi(

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Engine } from '../db/dialects/index.js';
 import type { CellDatabase, LegacyInstanceGroupsTable } from '../db/schema/cell.js';
-import type { GroupFilter } from './api-store.js';
+import type { GroupFilter, LockedGroup } from './api-store.js';
 import type { InstanceGroup } from './group.js';
 import { createdAtKey } from './order.js';
 
@@ -135,24 +135,23 @@ export async function liveUuidsInCell(db: Db, filter: GroupFilter): Promise<stri
 }
 
 /**
- * The live cell copy's row id, locked until the transaction ends: the lock a
+ * The live cell copy's row, locked until the transaction ends: the lock a
  * writer and the online migration both take on a cell copy.
  */
 export async function lockInCell(
   db: Db,
   engine: Engine,
   uuid: string,
-): Promise<number | undefined> {
-  const row = await engine
+): Promise<LockedGroup | undefined> {
+  return engine
     .lockRows(
       db
         .selectFrom('instance_groups')
-        .select('id')
+        .select(['id', 'project_id'])
         .where('uuid', '=', uuid)
         .where('deleted', '=', 0),
     )
     .executeTakeFirst();
-  return row?.id;
 }
 
 export async function renameInCell(db: Db, id: number, name: string): Promise<void> {

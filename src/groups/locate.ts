@@ -5,6 +5,7 @@ import type { Database } from '../db/connection.js';
 import { withRetry } from '../db/retry.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
+import type { RequestContext } from '../context.js';
 import { CellUnavailable, DbError, GroupNotFound } from '../errors.js';
 import { getByUuidInApi, lockInApi, uuidsInApi } from './api-store.js';
 import { getByUuidInCell, lockInCell, type CellRef } from './cell-store.js';
@@ -85,12 +86,18 @@ export class GroupLocator {
    * before its cell side) and writes to the API copy instead. No write lands
    * on a cell copy after it was copied.
    */
-  async write<T>(uuid: string, write: Write<T>): Promise<T> {
+  async write<T>(uuid: string, write: Write<T>, ctx: RequestContext): Promise<T> {
+    // The access check reads the locked row itself: no lookup before the write.
+    const allowed = (projectId: string | null) => {
+      if (!ctx.isAdmin && projectId !== ctx.projectId) throw new GroupNotFound(uuid);
+    };
     for (let attempt = 0; attempt < 3; attempt++) {
       const inApi = await withRetry(this.api, () =>
         this.api.db.transaction().execute(async (tx) => {
-          const id = await lockInApi(tx, this.api.engine, uuid);
-          return id === undefined ? MOVED : { value: await write.api(tx, id) };
+          const locked = await lockInApi(tx, this.api.engine, uuid);
+          if (locked === undefined) return MOVED;
+          allowed(locked.project_id);
+          return { value: await write.api(tx, locked.id) };
         }),
       );
       if (inApi !== MOVED) return inApi.value;
@@ -100,10 +107,11 @@ export class GroupLocator {
       const { cell } = located;
       const inCell = await withRetry(cell.database, () =>
         cell.database.db.transaction().execute(async (tx) => {
-          const id = await lockInCell(tx, cell.database.engine, uuid);
-          if (id === undefined) return MOVED; // moved or deleted meanwhile
+          const locked = await lockInCell(tx, cell.database.engine, uuid);
+          if (locked === undefined) return MOVED; // moved or deleted meanwhile
           if ((await uuidsInApi(this.api.db, [uuid])).size > 0) return MOVED;
-          return { value: await write.cell(tx, id, cell) };
+          allowed(locked.project_id);
+          return { value: await write.cell(tx, locked.id, cell) };
         }),
       );
       if (inCell !== MOVED) return inCell.value;

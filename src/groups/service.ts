@@ -256,42 +256,46 @@ export class GroupService {
         changes.rules ?? (changes.policy === undefined ? current.rules : {}),
       );
     }
-    await this.locator.write(uuid, {
-      api: async (tx, id) => {
-        if (changes.name !== undefined) await apiStore.renameInApi(tx, id, changes.name);
-        if (changes.policy !== undefined || changes.rules !== undefined) {
-          await apiStore.replacePolicyInApi(tx, id, policy ?? '', changes.rules ?? {});
-        }
-        if (changes.members !== undefined) {
-          const wanted = uniqueMembers(changes.members);
-          const existing = await apiStore.getByUuidInApi(tx, uuid);
-          const gone = (existing?.members ?? []).filter((m) => !wanted.includes(m));
-          await apiStore.removeMembersInApi(tx, id, gone);
-          await apiStore.addMembersInApi(tx, this.api.engine, id, wanted);
-        }
+    await this.locator.write(
+      uuid,
+      {
+        api: async (tx, id) => {
+          if (changes.name !== undefined) await apiStore.renameInApi(tx, id, changes.name);
+          if (changes.policy !== undefined || changes.rules !== undefined) {
+            await apiStore.replacePolicyInApi(tx, id, policy ?? '', changes.rules ?? {});
+          }
+          if (changes.members !== undefined) {
+            const wanted = uniqueMembers(changes.members);
+            const existing = await apiStore.getByUuidInApi(tx, uuid);
+            const gone = (existing?.members ?? []).filter((m) => !wanted.includes(m));
+            await apiStore.removeMembersInApi(tx, id, gone);
+            await apiStore.addMembersInApi(tx, this.api.engine, id, wanted);
+          }
+        },
+        cell: async (tx, id, cell) => {
+          if (changes.rules !== undefined && Object.keys(changes.rules).length > 0) {
+            throw new InvalidInput(
+              `Instance group ${uuid} still lives in cell ${cell.mapping.name ?? cell.mapping.uuid}, whose legacy schema has no rules; ` +
+                'run "cellgroups-manage db online_data_migrations" first.',
+            );
+          }
+          if (changes.name !== undefined) await cellStore.renameInCell(tx, id, changes.name);
+          if (changes.policy !== undefined)
+            await cellStore.replacePolicyInCell(tx, id, changes.policy);
+          if (changes.members !== undefined) {
+            const wanted = uniqueMembers(changes.members);
+            const existing = await cellStore.getByUuidInCell(tx, cell.mapping, uuid);
+            await cellStore.removeMembersInCell(
+              tx,
+              id,
+              (existing?.members ?? []).filter((m) => !wanted.includes(m)),
+            );
+            await cellStore.addMembersInCell(tx, id, wanted);
+          }
+        },
       },
-      cell: async (tx, id, cell) => {
-        if (changes.rules !== undefined && Object.keys(changes.rules).length > 0) {
-          throw new InvalidInput(
-            `Instance group ${uuid} still lives in cell ${cell.mapping.name ?? cell.mapping.uuid}, whose legacy schema has no rules; ` +
-              'run "cellgroups-manage db online_data_migrations" first.',
-          );
-        }
-        if (changes.name !== undefined) await cellStore.renameInCell(tx, id, changes.name);
-        if (changes.policy !== undefined)
-          await cellStore.replacePolicyInCell(tx, id, changes.policy);
-        if (changes.members !== undefined) {
-          const wanted = uniqueMembers(changes.members);
-          const existing = await cellStore.getByUuidInCell(tx, cell.mapping, uuid);
-          await cellStore.removeMembersInCell(
-            tx,
-            id,
-            (existing?.members ?? []).filter((m) => !wanted.includes(m)),
-          );
-          await cellStore.addMembersInCell(tx, id, wanted);
-        }
-      },
-    });
+      ctx,
+    );
     return this.get(ctx, uuid);
   }
 
@@ -301,11 +305,14 @@ export class GroupService {
     uuid: string,
     members: readonly string[],
   ): Promise<InstanceGroup> {
-    await this.get(ctx, uuid);
-    await this.locator.write(uuid, {
-      api: (tx, id) => apiStore.addMembersInApi(tx, this.api.engine, id, members),
-      cell: (tx, id) => cellStore.addMembersInCell(tx, id, members),
-    });
+    await this.locator.write(
+      uuid,
+      {
+        api: (tx, id) => apiStore.addMembersInApi(tx, this.api.engine, id, members),
+        cell: (tx, id) => cellStore.addMembersInCell(tx, id, members),
+      },
+      ctx,
+    );
     return this.get(ctx, uuid);
   }
 
@@ -314,21 +321,27 @@ export class GroupService {
     uuid: string,
     members: readonly string[],
   ): Promise<InstanceGroup> {
-    await this.get(ctx, uuid);
-    await this.locator.write(uuid, {
-      api: (tx, id) => apiStore.removeMembersInApi(tx, id, members),
-      cell: (tx, id) => cellStore.removeMembersInCell(tx, id, members),
-    });
+    await this.locator.write(
+      uuid,
+      {
+        api: (tx, id) => apiStore.removeMembersInApi(tx, id, members),
+        cell: (tx, id) => cellStore.removeMembersInCell(tx, id, members),
+      },
+      ctx,
+    );
     return this.get(ctx, uuid);
   }
 
   /** Deletes the group: from the API database, or soft-deletes the cell copy with its policies and members. */
   async destroy(ctx: RequestContext, uuid: string): Promise<void> {
-    await this.get(ctx, uuid);
-    await this.locator.write(uuid, {
-      api: (tx, id) => apiStore.deleteInApi(tx, id),
-      cell: (tx, id) => cellStore.softDeleteInCell(tx, id),
-    });
+    await this.locator.write(
+      uuid,
+      {
+        api: (tx, id) => apiStore.deleteInApi(tx, id),
+        cell: (tx, id) => cellStore.softDeleteInCell(tx, id),
+      },
+      ctx,
+    );
   }
 
   private visible(ctx: RequestContext, located: Located, ref: string): Located {
