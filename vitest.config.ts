@@ -13,7 +13,12 @@ export default defineConfig({
         test: {
           name: 'db',
           // Every file here runs on each engine it can reach, on fresh databases of its own.
-          include: ['test/db/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/api/**/*.test.ts'],
+          include: [
+            'test/db/**/*.test.ts',
+            'test/online/**/*.test.ts',
+            'test/cli/**/*.test.ts',
+            'test/api/**/*.test.ts',
+          ],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           // A zone far from UTC: a timestamp read as local time shows up at once.

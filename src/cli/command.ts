@@ -9,6 +9,8 @@ export interface CommandContext {
   out(line: string): void;
   /** A line about a problem, on stderr. */
   err(line: string): void;
+  /** stderr is a terminal: progress may be drawn as bars. */
+  readonly terminal: boolean;
 }
 
 /** A command's body; it resolves to the exit status (nova-manage's, where it has one). */

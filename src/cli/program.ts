@@ -12,7 +12,13 @@ import type { CommandAction, CommandContext } from './command.js';
  * with nova-manage's option spellings (`--database_connection`,
  * `--transport-url`), so that runbooks carry over.
  */
-export function buildProgram(io: { out(s: string): void; err(s: string): void }): {
+export interface CliIo {
+  out(s: string): void;
+  err(s: string): void;
+  readonly terminal?: boolean;
+}
+
+export function buildProgram(io: CliIo): {
   program: Command;
   result: () => number;
 } {
@@ -46,6 +52,7 @@ export function buildProgram(io: { out(s: string): void; err(s: string): void })
     err: (line) => {
       io.err(`${line}\n`);
     },
+    terminal: io.terminal ?? false,
   };
 
   /** Wraps an action: its returned status becomes the exit status; errors are mapped once, here. */
@@ -75,9 +82,10 @@ export function buildProgram(io: { out(s: string): void; err(s: string): void })
 /** Runs the command line; resolves to the exit status. */
 export async function runCli(
   argv: readonly string[],
-  io: { out(s: string): void; err(s: string): void } = {
+  io: CliIo = {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
+    terminal: process.stderr.isTTY,
   },
 ): Promise<number> {
   const { program, result } = buildProgram(io);

@@ -12,6 +12,8 @@ import type { Database } from './connection.js';
 export interface RetryOptions {
   readonly attempts?: number;
   readonly baseDelayMs?: number;
+  /** Also retry on these errors (e.g. a unique key another writer took first). */
+  readonly alsoRetry?: (error: unknown) => boolean;
   /** Called before each retry (for counters and logs). */
   readonly onRetry?: (attempt: number, error: unknown) => void;
 }
@@ -27,7 +29,8 @@ export async function withRetry<DB, T>(
     try {
       return await work();
     } catch (error) {
-      if (attempt >= attempts || !database.engine.isRetryable(error)) throw error;
+      const retryable = database.engine.isRetryable(error) || options.alsoRetry?.(error) === true;
+      if (attempt >= attempts || !retryable) throw error;
       options.onRetry?.(attempt, error);
       await sleep(base * 2 ** (attempt - 1) * (0.5 + Math.random()));
     }

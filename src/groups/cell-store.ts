@@ -221,18 +221,68 @@ export async function removeMembersInCell(
 
 /** Soft-deletes the group with its policies and members. */
 export async function softDeleteInCell(db: Db, id: number): Promise<void> {
+  await softDeleteManyInCell(db, [id]);
+}
+
+/**
+ * Soft-deletes groups with their policies and members: one statement per
+ * table, whatever the number of groups. Returns how many group rows it
+ * deleted, so a caller can tell when a row was not live any more.
+ */
+export async function softDeleteManyInCell(db: Db, ids: readonly number[]): Promise<number> {
+  if (ids.length === 0) return 0;
   const now = new Date();
   for (const table of ['instance_group_member', 'instance_group_policy'] as const) {
     await db
       .updateTable(table)
       .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-      .where('group_id', '=', id)
+      .where('group_id', 'in', [...ids])
       .where('deleted', '=', 0)
       .execute();
   }
-  await db
+  const result = await db
     .updateTable('instance_groups')
     .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
+    .where('id', 'in', [...ids])
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * The next `limit` live groups in id order, locked until the transaction
+ * ends: what one batch of the online migration moves.
+ */
+export async function lockBatchInCell(
+  db: Db,
+  engine: Engine,
+  limit: number,
+): Promise<CellGroupRecord[]> {
+  return engine.lockRows(live(db).orderBy('id').limit(limit)).execute();
+}
+
+/** How many live groups the cell holds. */
+export async function countLiveInCell(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('instance_groups')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('deleted', '=', 0)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * Writes the group row of a cell copy a writer is about to change. Under
+ * row locks this changes nothing; on a multi-writer cluster (Galera), where
+ * a lock taken on one node does not hold on another, it makes the writer and
+ * the online migration write the same row, so that certification lets only
+ * one of them commit and the other meets a deadlock error and is retried.
+ */
+export async function touchInCell(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable('instance_groups')
+    .set({ updated_at: new Date() })
     .where('id', '=', id)
+    .where('deleted', '=', 0)
     .execute();
 }

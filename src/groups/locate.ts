@@ -8,7 +8,7 @@ import type { CellDatabase } from '../db/schema/cell.js';
 import type { RequestContext } from '../context.js';
 import { CellUnavailable, DbError, GroupNotFound } from '../errors.js';
 import { getByUuidInApi, lockInApi, uuidsInApi } from './api-store.js';
-import { getByUuidInCell, lockInCell, type CellRef } from './cell-store.js';
+import { getByUuidInCell, lockInCell, touchInCell, type CellRef } from './cell-store.js';
 import type { InstanceGroup } from './group.js';
 
 /**
@@ -111,6 +111,7 @@ export class GroupLocator {
           if (locked === undefined) return MOVED; // moved or deleted meanwhile
           if ((await uuidsInApi(this.api.db, [uuid])).size > 0) return MOVED;
           allowed(locked.project_id);
+          await touchInCell(tx, locked.id);
           return { value: await write.cell(tx, locked.id, cell) };
         }),
       );

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { CellMappings, type CellMapping } from '../../src/cells/cell-mappings.js';
+import { CELL0_UUID, CellMappings, type CellMapping } from '../../src/cells/cell-mappings.js';
 import { openDatabase, type Database } from '../../src/db/connection.js';
+import { LEGACY_GROUPS_VERSION } from '../../src/db/migrations/cell/002-instance-groups-moved.js';
 import { syncSchema } from '../../src/db/migrations/migrator.js';
 import type { ApiDatabase } from '../../src/db/schema/api.js';
 import type { CellDatabase } from '../../src/db/schema/cell.js';
@@ -21,6 +22,7 @@ export async function createCloud(
   apiEngine: TestEngine,
   cellEngines: readonly TestEngine[],
   options: GroupServiceOptions = {},
+  layout: { /** Map the first cell as cell0 (its uuid and name). */ cell0?: boolean } = {},
 ): Promise<TestCloud> {
   const fresh: FreshDatabase[] = [];
   const apiDb = await freshDatabase(apiEngine, 'api');
@@ -33,10 +35,12 @@ export async function createCloud(
     const cellDb = await freshDatabase(engine, `cell${i + 1}`);
     fresh.push(cellDb);
     const db = openDatabase<CellDatabase>(cellDb.url);
-    await syncSchema(db, 'cell');
+    await syncSchema(db, 'cell', LEGACY_GROUPS_VERSION);
+    const asCell0 = layout.cell0 === true && i === 0;
     const mapping = await registry.create({
-      name: `cell${i + 1}`,
-      transportUrl: `none:///cell${i + 1}`,
+      ...(asCell0 ? { uuid: CELL0_UUID } : {}),
+      name: asCell0 ? 'cell0' : `cell${i + 1}`,
+      transportUrl: asCell0 ? 'none:///' : `none:///cell${i + 1}`,
       databaseConnection: cellDb.url,
     });
     cells.push({ mapping, db });

@@ -9,6 +9,7 @@ import { describeError } from '../../errors.js';
 import { formatOption, type ActionWrapper, type FormatOptions } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { renderJson } from '../output.js';
+import { registerOnlineMigrationCommand } from './online-migrations.js';
 import { parseVersionArgument, reportSync } from './schema-output.js';
 
 // nova-manage's words for a cell0 it cannot reach, so that runbooks keyed on them still match.
@@ -57,6 +58,8 @@ export function registerDbCommands(program: Command, action: ActionWrapper): voi
         return EXIT.OK;
       }),
     );
+
+  registerOnlineMigrationCommand(db, action);
 
   db.command('version')
     .description('Print the schema version of the local cell database.')

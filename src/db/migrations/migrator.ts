@@ -1,9 +1,10 @@
 import { Migrator, type Kysely, type Migration } from 'kysely';
-import { SchemaError, describeError } from '../../errors.js';
+import { SchemaError, UpgradeBlocked, describeError } from '../../errors.js';
 import type { Database } from '../connection.js';
 import { dbFailure } from '../connection.js';
 import { initial as apiInitial } from './api/001-initial.js';
 import { initial as cellInitial } from './cell/001-initial.js';
+import { instanceGroupsMoved } from './cell/002-instance-groups-moved.js';
 import type { SchemaMigration } from './migration.js';
 
 /** The two kinds of database this system owns. */
@@ -11,7 +12,7 @@ export type SchemaKind = 'api' | 'cell';
 
 const MIGRATIONS: Readonly<Record<SchemaKind, readonly SchemaMigration[]>> = {
   api: [apiInitial],
-  cell: [cellInitial],
+  cell: [cellInitial, instanceGroupsMoved],
 };
 
 /**
@@ -128,6 +129,11 @@ export async function syncSchema<DB>(
   const applied = results
     .filter((r) => r.status === 'Success' && r.direction === 'Up')
     .map((r) => ({ version: versionOfKey(r.migrationName), name: r.migrationName.slice(4) }));
+  if (error instanceof UpgradeBlocked) {
+    throw new UpgradeBlocked(
+      `Cannot sync the ${LABEL[kind]} database ${database.displayUrl} to version ${target}: ${error.message}`,
+    );
+  }
   if (error !== undefined) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName;
     throw new SchemaError(
