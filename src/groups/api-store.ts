@@ -82,6 +82,17 @@ export async function getByUuidInApi(db: Db, uuid: string): Promise<InstanceGrou
   return (await hydrateInApi(db, rows))[0];
 }
 
+/** Several groups by uuid, in three statements. */
+export async function getByUuidsInApi(db: Db, uuids: readonly string[]): Promise<InstanceGroup[]> {
+  if (uuids.length === 0) return [];
+  const rows = await db
+    .selectFrom('instance_groups')
+    .selectAll()
+    .where('uuid', 'in', [...uuids])
+    .execute();
+  return hydrateInApi(db, rows);
+}
+
 /** The API copy's row, locked until the transaction ends. */
 export async function lockInApi(
   db: Db,

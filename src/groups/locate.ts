@@ -56,6 +56,13 @@ export class GroupLocator {
     return this.findInCells(lookup);
   }
 
+  /**
+   * NOTE: the online migration commits a group's API copy before it
+   * soft-deletes the cell copy. A reader that missed the API copy and then
+   * finds the cell copy gone (or half gone: its members soft-deleted under
+   * the read) looks in the API database once more, and finds the group
+   * there. So a group being moved is never "not found", nor read empty.
+   */
   private async findInCells(lookup: Lookup): Promise<Located> {
     const { answers, unavailable } = await fanOut(
       await this.cells.cells(),
@@ -63,7 +70,13 @@ export class GroupLocator {
         lookup.inCell(cell.database.db, { uuid: cell.mapping.uuid, name: cell.mapping.name }),
       this.fan,
     );
-    for (const { cell, value } of answers) if (value) return { kind: 'cell', group: value, cell };
+    for (const { cell, value } of answers) {
+      if (!value) continue;
+      const moved = await getByUuidInApi(this.api.db, value.uuid);
+      return moved ? { kind: 'api', group: moved } : { kind: 'cell', group: value, cell };
+    }
+    const movedMeanwhile = await lookup.inApi(this.api.db);
+    if (movedMeanwhile) return { kind: 'api', group: movedMeanwhile };
     const [down] = unavailable;
     if (down) {
       throw new CellUnavailable(

@@ -3,6 +3,7 @@ import { fanOut, type FanOutOptions, type UnavailableCell } from '../cells/fan-o
 import type { Database } from '../db/connection.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import {
+  getByUuidsInApi,
   hydrateInApi,
   listRowsInApi,
   uuidsInApi,
@@ -52,15 +53,23 @@ export async function listMerged(
   const offset = page.offset ?? 0;
   const want = page.limit === undefined ? undefined : offset + page.limit;
 
-  const [apiRows, cellRows] = await Promise.all([
+  // NOTE: cells first, then the API database. The online migration commits
+  // a group's API copy before it removes the cell copy, so a group moving
+  // meanwhile is seen in one or the other (or both: the shadow check keeps
+  // one), never in neither, as reading both at once would allow.
+  const cellRows = await fanOut(
+    await pool.cells(),
+    (cell) => listRowsInCell(cell.database.db, filter, want),
+    fan,
+  );
+  const [apiRows, shadowed] = await Promise.all([
     listRowsInApi(api.db, filter, want),
-    fanOut(await pool.cells(), (cell) => listRowsInCell(cell.database.db, filter, want), fan),
+    uuidsInApi(
+      api.db,
+      cellRows.answers.flatMap((a) => a.value.map((r) => r.uuid)),
+    ),
   ]);
   const unavailable = [...cellRows.unavailable];
-  const shadowed = await uuidsInApi(
-    api.db,
-    cellRows.answers.flatMap((a) => a.value.map((r) => r.uuid)),
-  );
 
   const candidates: Candidate[] = apiRows.map((row) => ({ from: 'api', row }));
   const seen = new Set(apiRows.map((r) => r.uuid));
@@ -147,8 +156,15 @@ async function hydratePage(
   unavailable.push(...fromCells.unavailable);
   const hydrated = new Map<string, InstanceGroup>();
   for (const g of fromApi) hydrated.set(`api ${g.uuid}`, g);
+  // A cell copy moved while it was read may have lost its members under the
+  // read; its API copy (committed first) is then read instead.
+  const movedUuids = await uuidsInApi(
+    api.db,
+    fromCells.answers.flatMap((a) => a.value.map((g) => g.uuid)),
+  );
+  const moved = new Map((await getByUuidsInApi(api.db, [...movedUuids])).map((g) => [g.uuid, g]));
   for (const { cell, value } of fromCells.answers) {
-    for (const g of value) hydrated.set(`${cell.mapping.uuid} ${g.uuid}`, g);
+    for (const g of value) hydrated.set(`${cell.mapping.uuid} ${g.uuid}`, moved.get(g.uuid) ?? g);
   }
   return onPage.flatMap((c) => {
     const g = hydrated.get(`${c.from === 'api' ? 'api' : c.cell.mapping.uuid} ${c.row.uuid}`);

@@ -140,16 +140,17 @@ export class GroupService {
 
   /** Groups of a project (and of one user in it), over the union: a group not yet migrated still counts. */
   async countGroups(filter: { projectId: string; userId?: string }): Promise<UnionCount> {
-    const [inApi, inCells] = await Promise.all([
-      apiStore.countInApi(this.api.db, filter),
-      fanOut(
-        await this.cells.cells(),
-        (cell) => cellStore.liveUuidsInCell(cell.database.db, filter),
-        this.fan,
-      ),
-    ]);
+    // Cells first, then the API database: a group moving meanwhile counts once (see merge.ts).
+    const inCells = await fanOut(
+      await this.cells.cells(),
+      (cell) => cellStore.liveUuidsInCell(cell.database.db, filter),
+      this.fan,
+    );
     const cellUuids = new Set(inCells.answers.flatMap((a) => a.value));
-    const shadowed = await apiStore.uuidsInApi(this.api.db, [...cellUuids]);
+    const [inApi, shadowed] = await Promise.all([
+      apiStore.countInApi(this.api.db, filter),
+      apiStore.uuidsInApi(this.api.db, [...cellUuids]),
+    ]);
     return { count: inApi + cellUuids.size - shadowed.size, unavailable: inCells.unavailable };
   }
 
