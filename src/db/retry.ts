@@ -14,8 +14,8 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
   /** Also retry on these errors (e.g. a unique key another writer took first). */
   readonly alsoRetry?: (error: unknown) => boolean;
-  /** Called before each retry (for counters and logs). */
-  readonly onRetry?: (attempt: number, error: unknown) => void;
+  /** Called (and awaited) before each retry: counters, logs, tests. */
+  readonly onRetry?: (attempt: number, error: unknown) => void | Promise<void>;
 }
 
 export async function withRetry<DB, T>(
@@ -31,7 +31,7 @@ export async function withRetry<DB, T>(
     } catch (error) {
       const retryable = database.engine.isRetryable(error) || options.alsoRetry?.(error) === true;
       if (attempt >= attempts || !retryable) throw error;
-      options.onRetry?.(attempt, error);
+      await options.onRetry?.(attempt, error);
       await sleep(base * 2 ** (attempt - 1) * (0.5 + Math.random()));
     }
   }

@@ -261,6 +261,22 @@ export async function lockBatchInCell(
   return engine.lockRows(live(db).orderBy('id').limit(limit)).execute();
 }
 
+/** The live groups among `uuids`, locked until the transaction ends. */
+export async function lockByUuidsInCell(
+  db: Db,
+  engine: Engine,
+  uuids: readonly string[],
+): Promise<CellGroupRecord[]> {
+  if (uuids.length === 0) return [];
+  return engine
+    .lockRows(
+      live(db)
+        .where('uuid', 'in', [...uuids])
+        .orderBy('id'),
+    )
+    .execute();
+}
+
 /** How many live groups the cell holds. */
 export async function countLiveInCell(db: Db): Promise<number> {
   const row = await db

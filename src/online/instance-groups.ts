@@ -1,16 +1,30 @@
+import type { Transaction } from 'kysely';
 import pLimit from 'p-limit';
 import type { Cell } from '../cells/cell-pool.js';
 import { fanOut, DEFAULT_FAN_OUT } from '../cells/fan-out.js';
+import type { Engine } from '../db/dialects/index.js';
 import { withRetry } from '../db/retry.js';
+import type { ApiDatabase } from '../db/schema/api.js';
 import { describeError } from '../errors.js';
-import { insertManyInApi, uuidsInApi, type CopiedGroup } from '../groups/api-store.js';
+import {
+  addMembersInApi,
+  deleteInApi,
+  insertManyInApi,
+  lockInApi,
+  removeMembersInApi,
+  renameInApi,
+  replacePolicyInApi,
+  uuidsInApi,
+  type CopiedGroup,
+} from '../groups/api-store.js';
 import {
   countLiveInCell,
   hydrateInCell,
   lockBatchInCell,
+  lockByUuidsInCell,
   softDeleteManyInCell,
 } from '../groups/cell-store.js';
-import { failpoint } from './failpoints.js';
+import { failpoint, SimulatedConflict } from './failpoints.js';
 import type {
   CellFailure,
   CellRemaining,
@@ -114,6 +128,12 @@ export async function migrateInstanceGroupsToApiDb(
  * lock and read the batch (three statements), copy it to the API database
  * (four at most, one transaction), soft-delete it in the cell (three), and
  * commit the cell last. Retried whole after a deadlock.
+ *
+ * A retry after the API commit meets copies this batch already made. On one
+ * server nothing can have changed the locked cell rows in between; on a
+ * multi-writer cluster a writer on another node can have (its commit is what
+ * made ours fail), so the retry takes exactly those groups again and brings
+ * their API copies up to date with the cell (see PROTOCOL.md).
  */
 async function moveBatch(
   env: MigrationEnv,
@@ -122,16 +142,24 @@ async function moveBatch(
 ): Promise<{ found: number; done: number }> {
   const { database } = cell;
   const ref = { uuid: cell.mapping.uuid, name: cell.mapping.name };
+  // What the API database was given by an attempt whose cell side then failed.
+  const copied = new Map<string, CopiedGroup>();
   return withRetry(
     database,
     () =>
       database.db.transaction().execute(async (tx) => {
-        const rows = await lockBatchInCell(tx, database.engine, limit);
-        if (rows.length === 0) return { found: 0, done: 0 };
+        const rows =
+          copied.size === 0
+            ? await lockBatchInCell(tx, database.engine, limit)
+            : await lockByUuidsInCell(tx, database.engine, [...copied.keys()]);
+        if (rows.length === 0 && copied.size === 0) return { found: 0, done: 0 };
         const groups = await hydrateInCell(tx, ref, rows);
         failpoint('after-cell-lock');
 
-        await copyToApi(env, groups);
+        await copyToApi(env, groups, copied);
+        const found = copied.size;
+        copied.clear();
+        for (const g of groups) copied.set(g.uuid, g);
         failpoint('after-api-commit');
 
         await softDeleteManyInCell(
@@ -139,38 +167,84 @@ async function moveBatch(
           rows.map((r) => r.id),
         );
         failpoint('before-cell-commit');
-        return { found: rows.length, done: rows.length };
+        return { found: Math.max(found, rows.length), done: Math.max(found, rows.length) };
       }),
-    { onRetry: (_attempt, error) => env.onRetry?.(cell.mapping, error) },
+    {
+      alsoRetry: (error) => error instanceof SimulatedConflict,
+      onRetry: (_attempt, error) => env.onRetry?.(cell.mapping, error),
+    },
   ).finally(() => {
     failpoint('after-cell-commit');
   });
 }
 
 /**
- * Inserts the groups the API database does not have yet, in one
- * transaction. A uuid already there (an earlier run crashed between its two
- * commits) is left as it is: no writer touched its cell copy since, because
- * every writer re-checks the API database under the cell row lock.
+ * Brings the API database up to date with `groups`, in one transaction:
+ * - a group it does not have is inserted (multi-row statements);
+ * - a group it has that `copied` does not know is left as it is: an earlier
+ *   run crashed between its two commits, and no writer touched the cell
+ *   copy since (every writer re-checks the API database under the cell
+ *   row lock);
+ * - a group `copied` knows (this batch copied it, then its cell commit
+ *   failed) gets the cell's changes since that copy, on top of whatever API
+ *   writers did to it since; if an API writer deleted it, it stays deleted;
+ * - a group `copied` knows that is no longer live in the cell was deleted
+ *   there by a writer in between: its API copy goes too.
  */
-async function copyToApi(env: MigrationEnv, groups: readonly CopiedGroup[]): Promise<void> {
+async function copyToApi(
+  env: MigrationEnv,
+  groups: readonly CopiedGroup[],
+  copied: ReadonlyMap<string, CopiedGroup>,
+): Promise<void> {
   const { api } = env;
   await withRetry(
     api,
     () =>
       api.db.transaction().execute(async (tx) => {
-        const present = await uuidsInApi(
-          tx,
-          groups.map((g) => g.uuid),
-        );
+        const present = await uuidsInApi(tx, [...groups.map((g) => g.uuid), ...copied.keys()]);
         await insertManyInApi(
           tx,
           api.engine,
-          groups.filter((g) => !present.has(g.uuid)),
+          groups.filter((g) => !present.has(g.uuid) && !copied.has(g.uuid)),
         );
+        const live = new Set(groups.map((g) => g.uuid));
+        for (const [uuid, before] of copied) {
+          if (!present.has(uuid)) continue;
+          const locked = await lockInApi(tx, api.engine, uuid);
+          if (!locked) continue;
+          const after = groups.find((g) => g.uuid === uuid);
+          if (!live.has(uuid) || !after) await deleteInApi(tx, locked.id);
+          else await applyCellChanges(tx, api.engine, locked.id, before, after);
+        }
         failpoint('before-api-commit');
       }),
     // A create that took one of these uuids first: the next attempt skips it.
     { alsoRetry: (error) => api.engine.isDuplicateKey(error) },
+  );
+}
+
+/** What a writer changed on the cell copy between `before` and `after`, done to the API copy. */
+async function applyCellChanges(
+  tx: Transaction<ApiDatabase>,
+  engine: Engine,
+  id: number,
+  before: CopiedGroup,
+  after: CopiedGroup,
+): Promise<void> {
+  if (after.name !== before.name && after.name !== null) await renameInApi(tx, id, after.name);
+  if (after.policy !== before.policy && after.policy !== null)
+    await replacePolicyInApi(tx, id, after.policy, {});
+  const had = new Set(before.members);
+  const has = new Set(after.members);
+  await addMembersInApi(
+    tx,
+    engine,
+    id,
+    after.members.filter((m) => !had.has(m)),
+  );
+  await removeMembersInApi(
+    tx,
+    id,
+    before.members.filter((m) => !has.has(m)),
   );
 }

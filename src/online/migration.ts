@@ -14,7 +14,7 @@ export interface MigrationEnv {
   /** Told after every committed batch (progress bars). */
   readonly onProgress?: (progress: CellProgress) => void;
   /** Told when a batch is retried after a deadlock or serialization failure. */
-  readonly onRetry?: (cell: CellMapping, error: unknown) => void;
+  readonly onRetry?: (cell: CellMapping, error: unknown) => void | Promise<void>;
 }
 
 export interface CellProgress {

@@ -369,7 +369,7 @@ forEachEngine((engine) => {
       );
       expect(first.code).toBe(0);
       expect(first.stdout).toMatch(
-        /cell0 database .* schema synced from version 0 to 1.*\nMapped cell cell1 [0-9a-f-]{36}\.\ncell database .* schema synced from version 0 to 1/s,
+        /cell0 database .* schema synced from version 0 to 2.*\nMapped cell cell1 [0-9a-f-]{36}\.\ncell database .* schema synced from version 0 to 2/s,
       );
       const second = await manage(
         'cell_v2',
@@ -379,10 +379,10 @@ forEachEngine((engine) => {
       );
       expect(second.code).toBe(0);
       expect(second.stdout).toMatch(
-        /^Cell0 is already setup\n.*already at version 1\.\nThe local cell is already mapped as .*\n.*already at version 1\.\n$/s,
+        /^Cell0 is already setup\n.*already at version 2\.\nThe local cell is already mapped as .*\n.*already at version 2\.\n$/s,
       );
       expect((await cells()).map((c) => c.name)).toEqual(['cell0', 'cell1']);
-      expect((await manage('db', 'version')).stdout).toBe('1\n');
+      expect((await manage('db', 'version')).stdout).toBe('2\n');
     });
   });
 });

@@ -4,6 +4,8 @@ import { ADMIN_CONTEXT } from '../../src/context.js';
 import { syncSchema } from '../../src/db/migrations/migrator.js';
 import { UpgradeBlocked } from '../../src/errors.js';
 import { insertInApi } from '../../src/groups/api-store.js';
+import { softDeleteInCell } from '../../src/groups/cell-store.js';
+import { armFailpoint } from '../../src/online/failpoints.js';
 import { instanceGroupsToApi } from '../../src/online/instance-groups.js';
 import type { MigrationEnv } from '../../src/online/migration.js';
 import { runOnlineMigrations } from '../../src/online/registry.js';
@@ -184,6 +186,63 @@ forEachEngine((engine: TestEngine) => {
 
       const summary = await runOnlineMigrations(env(cloud), {});
       expect(summary.exitCode).toBe(2);
+    });
+
+    it('a conflict at the cell commit after the API commit: cell writes made in between reach the API copy', async () => {
+      cloud = await createCloud(engine, [engine]);
+      const cell = must(cloud.cells[0]);
+      const [a, b, c] = await insertLegacyGroups(cell.db.db, [
+        { name: 'a', members: ['a1', 'a2'] },
+        { name: 'b', members: ['b1'] },
+        { name: 'c', members: ['c1'] },
+      ]);
+      armFailpoint('before-cell-commit', { conflict: 1 });
+      const retried: string[] = [];
+      try {
+        const result = await instanceGroupsToApi.run(
+          env(cloud, {
+            // What a writer on another node of a cluster could commit while
+            // this batch had copied the groups but not yet committed its
+            // cell side: it did not see the API copies yet.
+            onRetry: async (_cell, error) => {
+              retried.push(String(error));
+              const db = cell.db.db;
+              const idOf = async (uuid: string) =>
+                (
+                  await db
+                    .selectFrom('instance_groups')
+                    .select('id')
+                    .where('uuid', '=', uuid)
+                    .where('deleted', '=', 0)
+                    .executeTakeFirstOrThrow()
+                ).id;
+              await db
+                .insertInto('instance_group_member')
+                .values({ group_id: await idOf(must(a)), instance_id: 'a3', created_at: at(9) })
+                .execute();
+              await db
+                .updateTable('instance_groups')
+                .set({ name: 'b-renamed' })
+                .where('uuid', '=', must(b))
+                .execute();
+              await softDeleteInCell(db, await idOf(must(c)));
+              // And an API writer, who does see the API copy of a.
+              await cloud.service.removeMembers(ADMIN_CONTEXT, must(a), ['a1']);
+            },
+          }),
+          50,
+        );
+        expect(result).toEqual({ found: 3, done: 3, failures: [] });
+      } finally {
+        armFailpoint(undefined);
+      }
+      expect(retried).toEqual(['Error: simulated write conflict at before-cell-commit']);
+      const groupA = await cloud.service.get(ADMIN_CONTEXT, must(a));
+      expect([...groupA.members].sort()).toEqual(['a2', 'a3']);
+      expect(groupA.location.kind).toBe('api');
+      expect((await cloud.service.get(ADMIN_CONTEXT, must(b))).name).toBe('b-renamed');
+      await expect(cloud.service.get(ADMIN_CONTEXT, must(c))).rejects.toThrow(/could not be found/);
+      expect(await liveInCells(cloud)).toBe(0);
     });
 
     it('the cell schema step past the legacy version refuses while live groups remain', async () => {
