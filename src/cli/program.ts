@@ -4,6 +4,7 @@ import { CellgroupsError, describeError } from '../errors.js';
 import { registerApiDbCommands } from './commands/api-db.js';
 import { registerCellV2Commands } from './commands/cell-v2.js';
 import { registerDbCommands } from './commands/db.js';
+import { registerStatusCommands } from './commands/status.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { CommandAction, CommandContext } from './command.js';
 
@@ -76,6 +77,7 @@ export function buildProgram(io: CliIo): {
   registerApiDbCommands(program, action);
   registerDbCommands(program, action);
   registerCellV2Commands(program, action);
+  registerStatusCommands(program, action);
   return { program, result: () => exitCode };
 }
 
