@@ -9,7 +9,7 @@ export interface CommandContext {
   out(line: string): void;
   /** A line about a problem, on stderr. */
   err(line: string): void;
-  /** stderr is a terminal: progress may be drawn as bars. */
+  /** A person is watching a terminal: progress may be drawn as bars. */
   readonly terminal: boolean;
 }
 

@@ -87,7 +87,8 @@ export async function runCli(
   io: CliIo = {
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
-    terminal: process.stderr.isTTY,
+    // Bars only for a person at a terminal: both streams on it.
+    terminal: process.stderr.isTTY && process.stdout.isTTY,
   },
 ): Promise<number> {
   const { program, result } = buildProgram(io);

@@ -3,6 +3,8 @@ import cliProgress from 'cli-progress';
 /** Progress of long work, one bar per part (per cell), on stderr so stdout stays the result. */
 export interface Progress {
   add(key: string, label: string, total: number | null): void;
+  /** A line of output that must not tear the bars (printed above them). */
+  log(line: string, write: (line: string) => void): void;
   advance(key: string, by: number): void;
   stop(): void;
 }
@@ -28,7 +30,11 @@ class Bars implements Progress {
   private readonly bars = new Map<string, cliProgress.SingleBar>();
 
   add(key: string, label: string, total: number | null): void {
+    if (total === 0) return; // nothing to move there: no bar
     this.bars.set(key, this.multi.create(total ?? 0, 0, { label }));
+  }
+  log(line: string): void {
+    this.multi.log(`${line}\n`);
   }
   advance(key: string, by: number): void {
     const bar = this.bars.get(key);
@@ -51,6 +57,9 @@ class Lines implements Progress {
 
   add(key: string, label: string, total: number | null): void {
     this.parts.set(key, { label, total, done: 0, tenth: 0 });
+  }
+  log(line: string, write: (line: string) => void): void {
+    write(line);
   }
   advance(key: string, by: number): void {
     const part = this.parts.get(key);

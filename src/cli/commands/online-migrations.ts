@@ -106,15 +106,17 @@ async function migrate(
 ): Promise<number> {
   const json = options.format === 'json';
   // With JSON, stdout is the document alone; the running commentary goes to stderr.
-  const say = (line: string) => {
-    if (json) ctx.err(line);
-    else ctx.out(line);
-  };
-  if (maxCount === undefined) say(`Running batches of ${options.batchSize} until complete`);
-
   const progress = createProgress(ctx.terminal, (line) => {
     ctx.err(line);
   });
+  const say = (line: string) => {
+    progress.log(line, (l) => {
+      if (json) ctx.err(l);
+      else ctx.out(l);
+    });
+  };
+  if (maxCount === undefined) say(`Running batches of ${options.batchSize} until complete`);
+
   for (const migration of ONLINE_MIGRATIONS) {
     for (const { cell, remaining } of await migration.remaining(env)) {
       progress.add(`${migration.name} ${cell.uuid}`, cell.name ?? cell.uuid, remaining);
@@ -126,9 +128,14 @@ async function migrate(
       say(`${result.found} rows matched query ${result.name}, ${result.done} migrated`);
     if (result.error !== undefined || result.failures.length > 0) {
       say(`Error attempting to run ${result.name}`);
-      if (result.error !== undefined) ctx.err(`  ${result.error}`);
+      const complain = (line: string) => {
+        progress.log(line, (l) => {
+          ctx.err(l);
+        });
+      };
+      if (result.error !== undefined) complain(`  ${result.error}`);
       for (const f of result.failures) {
-        ctx.err(`  cell ${cellLabel(f)}: ${f.reason}`);
+        complain(`  cell ${cellLabel(f)}: ${f.reason}`);
         failures.push({ ...f, migration: result.name });
       }
     }
