@@ -1,10 +1,11 @@
 import type { Config } from '../config/load.js';
 import { dbFailure, withDatabase, type Database } from '../db/connection.js';
-import { syncSchema, type SyncResult } from '../db/migrations/migrator.js';
+import { readSchemaVersion, syncSchema, type SyncResult } from '../db/migrations/migrator.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import { maskPassword, withDatabaseName } from '../db/url.js';
 import { CellExists } from '../errors.js';
+import { countLiveInCell } from '../groups/cell-store.js';
 import {
   CELL0_TRANSPORT_URL,
   CELL0_UUID,
@@ -68,15 +69,30 @@ export function countLiveInstances(url: string): Promise<number> {
   });
 }
 
+/** Live legacy instance groups in a cell database (0 when it has no schema yet). */
+export function countLiveGroups(url: string): Promise<number> {
+  return withDatabase<CellDatabase, number>(url, async (cell) => {
+    if ((await readSchemaVersion(cell, 'cell')) === 0) return 0;
+    try {
+      return await countLiveInCell(cell.db);
+    } catch (cause) {
+      throw dbFailure(cell, 'count instance groups', cause);
+    }
+  });
+}
+
 export type DeleteCellOutcome =
   | { readonly kind: 'deleted' }
   | { readonly kind: 'has-instances' }
-  | { readonly kind: 'has-instance-mappings' };
+  | { readonly kind: 'has-instance-mappings' }
+  | { readonly kind: 'has-groups'; readonly count: number };
 
 /**
  * delete_cell's rules: a cell whose database still has live instances is
  * never removed; one with only stale instance mappings is removed (with the
- * mappings) when forced.
+ * mappings) when forced. Nor is a cell removed while it holds groups not yet
+ * moved to the API database: they would vanish with it. Forced, a cell
+ * whose database cannot be read is removed anyway (it may be long gone).
  */
 export async function deleteCell(
   cells: CellMappings,
@@ -89,6 +105,15 @@ export async function deleteCell(
     const live = cell.databaseConnection ? await countLiveInstances(cell.databaseConnection) : 0;
     if (live > 0) return { kind: 'has-instances' };
     if (!force) return { kind: 'has-instance-mappings' };
+  }
+  if (cell.databaseConnection) {
+    let groups = 0;
+    try {
+      groups = await countLiveGroups(cell.databaseConnection);
+    } catch (error) {
+      if (!force) throw error;
+    }
+    if (groups > 0) return { kind: 'has-groups', count: groups };
   }
   await cells.delete(cell);
   return { kind: 'deleted' };

@@ -6,6 +6,7 @@ import type { CellDatabase } from '../../src/db/schema/cell.js';
 import { runManage } from '../support/cli.js';
 import { createDeployment, type TestDeployment } from '../support/deployment.js';
 import { forEachEngine } from '../support/engines.js';
+import { insertLegacyGroups } from '../support/legacy.js';
 
 interface CellJson {
   name: string | null;
@@ -351,6 +352,42 @@ forEachEngine((engine) => {
         await api.close();
         await cellDb.close();
       }
+    });
+
+    it('delete_cell refuses (5) a cell holding groups not yet migrated, and deletes it once they moved', async () => {
+      expect(
+        (
+          await manage(
+            'cell_v2',
+            'create_cell',
+            '--name',
+            'c',
+            '--transport-url',
+            'rabbit://c/',
+            '--database_connection',
+            d.cell.url,
+          )
+        ).code,
+      ).toBe(0);
+      expect((await manage('db', 'sync', '--local_cell', '1')).code).toBe(0);
+      const [cell] = await cells();
+      if (!cell) throw new Error('cell missing');
+      const cellDb = openDatabase<CellDatabase>(d.cell.url);
+      try {
+        await insertLegacyGroups(cellDb.db, [{ name: 'a' }, { name: 'b' }]);
+      } finally {
+        await cellDb.close();
+      }
+      expect(await manage('cell_v2', 'delete_cell', '--cell_uuid', cell.uuid, '--force')).toEqual({
+        code: 5,
+        stdout: '',
+        stderr:
+          `There are 2 instance group(s) in cell with uuid ${cell.uuid} not yet moved to the API database.\n` +
+          "Run 'cellgroups-manage db online_data_migrations' first; deleting the cell would lose them.\n",
+      });
+      expect((await manage('db', 'online_data_migrations')).code).toBe(0);
+      expect((await manage('cell_v2', 'delete_cell', '--cell_uuid', cell.uuid)).code).toBe(0);
+      expect(await cells()).toEqual([]);
     });
 
     it('simple_cell_setup maps and syncs cell0 and the local cell, and a second run changes nothing', async () => {

@@ -273,7 +273,7 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
     .command('delete_cell')
     .description(
       'Delete an empty cell. Exit status: 1 cell not found, 3 the cell has instances, ' +
-        '4 only deleted instances remain mapped (use --force).',
+        '4 only deleted instances remain mapped (use --force), 5 instance groups not yet migrated.',
     )
     .requiredOption('--cell_uuid <cell_uuid>', 'the uuid of the cell to delete')
     .option('--force', 'also delete the instance mappings of the cell (never with live instances)')
@@ -298,6 +298,14 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
                   "So execute 'cellgroups-manage cell_v2 delete_cell --force' to delete the instance mappings.",
                 );
                 return 4;
+              case 'has-groups':
+                ctx.err(
+                  `There are ${outcome.count} instance group(s) in cell with uuid ${options.cell_uuid} not yet moved to the API database.`,
+                );
+                ctx.err(
+                  "Run 'cellgroups-manage db online_data_migrations' first; deleting the cell would lose them.",
+                );
+                return 5;
             }
           } catch (error) {
             if (!(error instanceof CellNotFound)) throw error;
