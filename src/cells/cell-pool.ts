@@ -1,5 +1,5 @@
 import type { KyselyPlugin } from 'kysely';
-import { openDatabase, type Database } from '../db/connection.js';
+import { openDatabase, unopenableDatabase, type Database } from '../db/connection.js';
 import type { PoolOptions } from '../db/dialects/index.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
@@ -58,10 +58,17 @@ export class CellPool {
     const key = `${mapping.uuid} ${url}`;
     let database = this.handles.get(key);
     if (!database) {
-      database = openDatabase<CellDatabase>(url, {
-        pool: { maxConnections: 2, connectTimeoutMs: 5_000, ...this.options.pool },
-        ...(this.options.plugins ? { plugins: this.options.plugins } : {}),
-      });
+      try {
+        database = openDatabase<CellDatabase>(url, {
+          pool: { maxConnections: 2, connectTimeoutMs: 5_000, ...this.options.pool },
+          ...(this.options.plugins ? { plugins: this.options.plugins } : {}),
+        });
+      } catch (error) {
+        database = unopenableDatabase<CellDatabase>(
+          url,
+          error instanceof Error ? error : new Error(String(error)),
+        );
+      }
       this.handles.set(key, database);
     }
     return { mapping, database };

@@ -1,4 +1,12 @@
-import { Kysely, type KyselyPlugin } from 'kysely';
+import {
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type Driver,
+  type KyselyPlugin,
+} from 'kysely';
 import { DbError, describeError } from '../errors.js';
 import { DEFAULT_POOL, engineFor, type Engine, type PoolOptions } from './dialects/index.js';
 import { maskPassword, parseDatabaseUrl, type DatabaseTarget } from './url.js';
@@ -69,4 +77,37 @@ export function dbFailure(
   return new DbError(`Could not ${doing} on ${database.displayUrl}: ${describeError(cause)}`, {
     cause,
   });
+}
+
+/**
+ * A database that cannot be opened (its URL does not parse): every query
+ * fails with `error`. A registry may hold one bad cell URL; with this, that
+ * cell is reported as failing in fan-outs and migrations instead of taking
+ * every other cell down with it.
+ */
+export function unopenableDatabase<DB>(url: string, error: Error): Database<DB> {
+  const driver: Driver = {
+    init: () => Promise.resolve(),
+    acquireConnection: (): Promise<DatabaseConnection> => Promise.reject(error),
+    beginTransaction: () => Promise.reject(error),
+    commitTransaction: () => Promise.reject(error),
+    rollbackTransaction: () => Promise.reject(error),
+    releaseConnection: () => Promise.resolve(),
+    destroy: () => Promise.resolve(),
+  };
+  const db = new Kysely<DB>({
+    dialect: {
+      createDriver: () => driver,
+      createAdapter: () => new SqliteAdapter(),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+      createIntrospector: (k) => new SqliteIntrospector(k),
+    },
+  });
+  return {
+    db,
+    engine: engineFor('sqlite'),
+    target: { engine: 'sqlite', filename: ':memory:' },
+    displayUrl: maskPassword(url),
+    close: () => db.destroy(),
+  };
 }
