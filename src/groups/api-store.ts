@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Engine } from '../db/dialects/index.js';
+import type { BulkColumn, Engine } from '../db/dialects/index.js';
 import type { ApiDatabase, InstanceGroupsTable } from '../db/schema/api.js';
 import type { InstanceGroup, Rules } from './group.js';
 import { createdAtKey } from './order.js';
@@ -276,23 +276,32 @@ export async function deleteInApi(db: Db, id: number): Promise<void> {
 /** A group copied whole from elsewhere (the online migration): its times are kept. */
 export type CopiedGroup = Omit<InstanceGroup, 'location'>;
 
-// Keeps every multi-row statement well under the smallest bound-parameter
-// limit of the three engines (SQLite's 32,766).
-const MAX_PARAMETERS = 8_000;
-
-function chunks<T>(rows: readonly T[], columns: number): T[][] {
-  const size = Math.max(1, Math.floor(MAX_PARAMETERS / columns));
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-  return out;
-}
+const GROUP_COLUMNS: readonly BulkColumn[] = [
+  { name: 'uuid', kind: 'text' },
+  { name: 'name', kind: 'text' },
+  { name: 'user_id', kind: 'text' },
+  { name: 'project_id', kind: 'text' },
+  { name: 'created_at', kind: 'datetime' },
+  { name: 'updated_at', kind: 'datetime' },
+];
+const POLICY_COLUMNS: readonly BulkColumn[] = [
+  { name: 'group_id', kind: 'integer' },
+  { name: 'policy', kind: 'text' },
+  { name: 'rules', kind: 'text' },
+  { name: 'created_at', kind: 'datetime' },
+];
+const MEMBER_COLUMNS: readonly BulkColumn[] = [
+  { name: 'group_id', kind: 'integer' },
+  { name: 'instance_uuid', kind: 'text' },
+  { name: 'created_at', kind: 'datetime' },
+];
 
 /**
- * Inserts many groups with their policies and members: one multi-row
- * statement per table (per chunk of a few thousand rows), plus one to read
- * back the new ids where the engine cannot return them. The caller has made
- * sure no uuid is here yet; a racing insert of one fails the whole statement
- * on the unique key, and with it the transaction.
+ * Inserts many groups with their policies and members: one bulk statement
+ * per table (per chunk), plus one to read back the new ids where the engine
+ * cannot return them. The caller has made sure no uuid is here yet; a
+ * racing insert of one fails the statement on the unique key, and with it
+ * the transaction.
  */
 export async function insertManyInApi(
   db: Db,
@@ -300,58 +309,49 @@ export async function insertManyInApi(
   groups: readonly CopiedGroup[],
 ): Promise<void> {
   if (groups.length === 0) return;
-  const idOf = new Map<string, number>();
-  for (const part of chunks(groups, 6)) {
-    const insert = db.insertInto('instance_groups').values(
-      part.map((g) => ({
-        uuid: g.uuid,
-        name: g.name,
-        user_id: g.userId,
-        project_id: g.projectId,
-        created_at: g.createdAt,
-        updated_at: g.updatedAt,
-      })),
-    );
-    const rows = engine.capabilities.returning
-      ? await insert.returning(['id', 'uuid']).execute()
-      : (await insert.execute(),
-        await db
+  const returned = await engine.insertMany(
+    db,
+    'instance_groups',
+    GROUP_COLUMNS,
+    groups.map((g) => [g.uuid, g.name, g.userId, g.projectId, g.createdAt, g.updatedAt]),
+    ['id', 'uuid'],
+  );
+  const rows =
+    returned.length > 0
+      ? returned
+      : await db
           .selectFrom('instance_groups')
           .select(['id', 'uuid'])
           .where(
             'uuid',
             'in',
-            part.map((g) => g.uuid),
+            groups.map((g) => g.uuid),
           )
-          .execute());
-    for (const row of rows) idOf.set(row.uuid, row.id);
-  }
+          .execute();
+  const idOf = new Map(rows.map((r) => [String(r.uuid), Number(r.id)]));
   const groupId = (uuid: string): number => {
     const id = idOf.get(uuid);
     if (id === undefined) throw new Error(`instance group ${uuid} was not inserted`);
     return id;
   };
 
-  const policies = groups
-    .filter((g) => g.policy !== null)
-    .map((g) => ({
-      group_id: groupId(g.uuid),
-      policy: g.policy,
-      rules: Object.keys(g.rules).length === 0 ? null : JSON.stringify(g.rules),
-      created_at: g.createdAt,
-    }));
-  for (const part of chunks(policies, 4)) {
-    await db.insertInto('instance_group_policy').values(part).execute();
-  }
-
-  const members = groups.flatMap((g) =>
-    [...new Set(g.members)].map((m) => ({
-      group_id: groupId(g.uuid),
-      instance_uuid: m,
-      created_at: g.createdAt,
-    })),
+  await engine.insertMany(
+    db,
+    'instance_group_policy',
+    POLICY_COLUMNS,
+    groups
+      .filter((g) => g.policy !== null)
+      .map((g) => [
+        groupId(g.uuid),
+        g.policy,
+        Object.keys(g.rules).length === 0 ? null : JSON.stringify(g.rules),
+        g.createdAt,
+      ]),
   );
-  for (const part of chunks(members, 3)) {
-    await db.insertInto('instance_group_member').values(part).execute();
-  }
+  await engine.insertMany(
+    db,
+    'instance_group_member',
+    MEMBER_COLUMNS,
+    groups.flatMap((g) => [...new Set(g.members)].map((m) => [groupId(g.uuid), m, g.createdAt])),
+  );
 }

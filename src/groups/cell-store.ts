@@ -250,15 +250,18 @@ export async function softDeleteManyInCell(db: Db, ids: readonly number[]): Prom
 }
 
 /**
- * The next `limit` live groups in id order, locked until the transaction
- * ends: what one batch of the online migration moves.
+ * The next `limit` live groups in id order after `afterId`, locked until the
+ * transaction ends: what one batch of the online migration moves. Starting
+ * after the last batch keeps each batch an index range scan instead of a
+ * walk past every row the earlier batches soft-deleted.
  */
 export async function lockBatchInCell(
   db: Db,
   engine: Engine,
   limit: number,
+  afterId = 0,
 ): Promise<CellGroupRecord[]> {
-  return engine.lockRows(live(db).orderBy('id').limit(limit)).execute();
+  return engine.lockRows(live(db).where('id', '>', afterId).orderBy('id').limit(limit)).execute();
 }
 
 /** The live groups among `uuids`, locked until the transaction ends. */

@@ -2,7 +2,9 @@ import type { Transaction } from 'kysely';
 import pLimit from 'p-limit';
 import type { Cell } from '../cells/cell-pool.js';
 import { fanOut, DEFAULT_FAN_OUT } from '../cells/fan-out.js';
+import type { Database } from '../db/connection.js';
 import type { Engine } from '../db/dialects/index.js';
+import type { CellDatabase } from '../db/schema/cell.js';
 import { withRetry } from '../db/retry.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import { describeError } from '../errors.js';
@@ -150,9 +152,9 @@ async function moveBatch(
       database.db.transaction().execute(async (tx) => {
         const rows =
           copied.size === 0
-            ? await lockBatchInCell(tx, database.engine, limit)
+            ? await lockBatchInCell(tx, database.engine, limit, movedUpTo.get(database) ?? 0)
             : await lockByUuidsInCell(tx, database.engine, [...copied.keys()]);
-        if (rows.length === 0 && copied.size === 0) return { found: 0, done: 0 };
+        if (rows.length === 0 && copied.size === 0) return { found: 0, done: 0, last: undefined };
         const groups = await hydrateInCell(tx, ref, rows);
         failpoint('after-cell-lock');
 
@@ -167,16 +169,31 @@ async function moveBatch(
           rows.map((r) => r.id),
         );
         failpoint('before-cell-commit');
-        return { found: Math.max(found, rows.length), done: Math.max(found, rows.length) };
+        const last = rows.at(-1)?.id;
+        return { found: Math.max(found, rows.length), done: Math.max(found, rows.length), last };
       }),
     {
       alsoRetry: (error) => error instanceof SimulatedConflict,
       onRetry: (_attempt, error) => env.onRetry?.(cell.mapping, error),
     },
-  ).finally(() => {
-    failpoint('after-cell-commit');
-  });
+  )
+    .then(({ found, done, last }) => {
+      // Committed: nothing at or below `last` is live any more (see movedUpTo).
+      if (last !== undefined) movedUpTo.set(database, Math.max(last, movedUpTo.get(database) ?? 0));
+      return { found, done };
+    })
+    .finally(() => {
+      failpoint('after-cell-commit');
+    });
 }
+
+/**
+ * Per cell database handle, the highest group id a committed batch of this
+ * process moved. Every live row at or below it was in a batch (rows are
+ * taken in id order and a batch waits for rows a writer holds), soft-delete
+ * is final, and new rows get higher ids: so the next batch starts after it.
+ */
+const movedUpTo = new WeakMap<Database<CellDatabase>, number>();
 
 /**
  * Brings the API database up to date with `groups`, in one transaction:

@@ -3,6 +3,7 @@ import type {
   Dialect,
   InsertQueryBuilder,
   InsertResult,
+  Kysely,
   SelectQueryBuilder,
 } from 'kysely';
 import type { DatabaseTarget, EngineName } from '../url.js';
@@ -67,6 +68,19 @@ export interface Engine {
     uniqueColumns: readonly string[],
   ): InsertQueryBuilder<DB, TB, InsertResult>;
 
+  /**
+   * Inserts many rows in as few statements as the engine allows and returns
+   * the `returning` columns of the new rows, or nothing where the engine
+   * cannot return rows (MariaDB/MySQL: read them back).
+   */
+  insertMany(
+    db: Kysely<any>,
+    table: string,
+    columns: readonly BulkColumn[],
+    rows: readonly (readonly unknown[])[],
+    returning?: readonly string[],
+  ): Promise<Record<string, unknown>[]>;
+
   /** Runs a single-row insert and returns the new row's `id`. */
   insertReturningId<DB, TB extends keyof DB>(
     query: InsertQueryBuilder<DB, TB, InsertResult>,
@@ -88,6 +102,44 @@ export interface Engine {
   createDatabase(target: DatabaseTarget, pool: PoolOptions): Promise<void>;
   /** Drops the database `target` names, if present. */
   dropDatabase(target: DatabaseTarget, pool: PoolOptions): Promise<void>;
+}
+
+/** A column of a bulk insert, and what its values are (engines that bind arrays must say). */
+export interface BulkColumn {
+  readonly name: string;
+  readonly kind: 'integer' | 'text' | 'datetime';
+}
+
+// Keeps every multi-row statement well under the smallest bound-parameter
+// limit of the three engines (SQLite's 32,766).
+const MAX_PARAMETERS = 8_000;
+
+/** Splits `rows` into chunks of at most `size`. */
+export function chunked<T>(rows: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}
+
+/** Multi-row `INSERT … VALUES`, chunked under the parameter limit: the portable bulk insert. */
+export async function insertManyValues(
+  db: Kysely<any>,
+  table: string,
+  columns: readonly BulkColumn[],
+  rows: readonly (readonly unknown[])[],
+  returning: readonly string[] | undefined,
+  canReturn: boolean,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  const size = Math.max(1, Math.floor(MAX_PARAMETERS / Math.max(1, columns.length)));
+  for (const part of chunked(rows, size)) {
+    const insert = db
+      .insertInto(table)
+      .values(part.map((row) => Object.fromEntries(columns.map((c, i) => [c.name, row[i]]))));
+    if (returning && canReturn) out.push(...(await insert.returning(returning).execute()));
+    else await insert.execute();
+  }
+  return out;
 }
 
 /** Reads a property of a driver error without trusting its shape. */

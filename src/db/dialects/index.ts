@@ -4,7 +4,7 @@ import { mysqlEngine } from './mysql.js';
 import { postgresEngine } from './postgres.js';
 import { sqliteEngine } from './sqlite.js';
 
-export type { Engine, PoolOptions } from './engine.js';
+export type { BulkColumn, Engine, PoolOptions } from './engine.js';
 export { DEFAULT_POOL } from './engine.js';
 
 const ENGINES: Readonly<Record<EngineName, Engine>> = {

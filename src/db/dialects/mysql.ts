@@ -6,7 +6,13 @@ import {
   type PoolOptions as Mysql2PoolOptions,
 } from 'mysql2';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
-import { errorProperty, insertReturningIdVia, type Engine, type PoolOptions } from './engine.js';
+import {
+  errorProperty,
+  insertManyValues,
+  insertReturningIdVia,
+  type Engine,
+  type PoolOptions,
+} from './engine.js';
 
 const ER_DUP_ENTRY = 1062;
 const ER_LOCK_DEADLOCK = 1213; // also how Galera reports a certification conflict
@@ -92,6 +98,8 @@ export const mysqlEngine: Engine = {
   // (a group deleted meanwhile) into a warning and lose the row silently.
   ignoreDuplicates: (query) => query.onDuplicateKeyUpdate({ id: sql`id` } as never),
   insertReturningId: (query) => insertReturningIdVia(query, false),
+  insertMany: (db, table, columns, rows, returning) =>
+    insertManyValues(db, table, columns, rows, returning, false),
 
   isDuplicateKey: (error) => errorProperty(error, 'errno') === ER_DUP_ENTRY,
   isRetryable: (error) => {

@@ -1,15 +1,23 @@
-import { PostgresDialect } from 'kysely';
+import { PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
 import {
   errorProperty,
+  chunked,
   insertReturningIdVia,
   onConflictDoNothing,
+  type BulkColumn,
   type Engine,
   type PoolOptions,
 } from './engine.js';
 
 const TIMESTAMP_WITHOUT_TIME_ZONE = 1114;
+
+const ARRAY_TYPE: Readonly<Record<BulkColumn['kind'], string>> = {
+  integer: 'int4[]',
+  text: 'text[]',
+  datetime: 'timestamp[]',
+};
 
 /**
  * Nova's DateTime columns are `timestamp without time zone` holding UTC.
@@ -111,6 +119,25 @@ export const postgresEngine: Engine = {
   lockRows: (query) => query.forUpdate(),
   ignoreDuplicates: (query, columns) => onConflictDoNothing(query, columns) as never,
   insertReturningId: (query) => insertReturningIdVia(query, true),
+  // NOTE: one array parameter per column, whatever the number of rows:
+  // PostgreSQL parses and plans one small statement instead of a VALUES list
+  // with a parameter per cell, several times faster for big batches.
+  async insertMany(db, table, columns, rows, returning) {
+    const out: Record<string, unknown>[] = [];
+    for (const part of chunked(rows, 50_000)) {
+      const arrays = columns.map(
+        (c, i) => sql`${part.map((row) => row[i])}::${sql.raw(ARRAY_TYPE[c.kind])}`,
+      );
+      const back = returning
+        ? sql` returning ${sql.join(returning.map((r) => sql.ref(r)))}`
+        : sql``;
+      const result = await sql<Record<string, unknown>>`insert into ${sql.table(table)} (${sql.join(
+        columns.map((c) => sql.ref(c.name)),
+      )}) select * from unnest(${sql.join(arrays)})${back}`.execute(db);
+      out.push(...result.rows);
+    }
+    return out;
+  },
 
   isDuplicateKey: (error) => errorProperty(error, 'code') === '23505',
   isRetryable: (error) => {

@@ -15,7 +15,13 @@ import {
 } from 'kysely';
 import { ConfigError } from '../../errors.js';
 import type { DatabaseTarget, SqliteTarget } from '../url.js';
-import { errorProperty, insertReturningIdVia, onConflictDoNothing, type Engine } from './engine.js';
+import {
+  errorProperty,
+  insertManyValues,
+  insertReturningIdVia,
+  onConflictDoNothing,
+  type Engine,
+} from './engine.js';
 
 /**
  * SQLite stores Nova's DateTime columns as text in SQLAlchemy's format
@@ -164,6 +170,8 @@ export const sqliteEngine: Engine = {
   lockRows: (query) => query,
   ignoreDuplicates: (query, columns) => onConflictDoNothing(query, columns) as never,
   insertReturningId: (query) => insertReturningIdVia(query, true),
+  insertMany: (db, table, columns, rows, returning) =>
+    insertManyValues(db, table, columns, rows, returning, true),
 
   isDuplicateKey: (error) => {
     const code = errorProperty(error, 'code');
