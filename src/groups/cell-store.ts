@@ -27,19 +27,35 @@ export async function hydrateInCell(
   cell: CellRef,
   rows: CellGroupRecord[],
 ): Promise<InstanceGroup[]> {
-  if (rows.length === 0) return [];
+  return (await readInCell(db, cell, rows)).groups;
+}
+
+/** Groups read from a cell, and the ids of the live policy and member rows they were read from. */
+export interface CellRead {
+  readonly groups: InstanceGroup[];
+  readonly policyIds: number[];
+  readonly memberIds: number[];
+}
+
+/** `hydrateInCell`, keeping the row ids (the migration soft-deletes exactly those rows). */
+export async function readInCell(
+  db: Db,
+  cell: CellRef,
+  rows: CellGroupRecord[],
+): Promise<CellRead> {
+  if (rows.length === 0) return { groups: [], policyIds: [], memberIds: [] };
   const ids = rows.map((r) => r.id);
   const [policies, members] = await Promise.all([
     db
       .selectFrom('instance_group_policy')
-      .select(['group_id', 'policy'])
+      .select(['id', 'group_id', 'policy'])
       .where('group_id', 'in', ids)
       .where('deleted', '=', 0)
       .orderBy('id')
       .execute(),
     db
       .selectFrom('instance_group_member')
-      .select(['group_id', 'instance_id'])
+      .select(['id', 'group_id', 'instance_id'])
       .where('group_id', 'in', ids)
       .where('deleted', '=', 0)
       .orderBy('id')
@@ -54,7 +70,7 @@ export async function hydrateInCell(
     set.add(m.instance_id);
     membersOf.set(m.group_id, set);
   }
-  return rows.map((row) => ({
+  const groups = rows.map((row) => ({
     uuid: row.uuid,
     name: row.name,
     userId: row.user_id,
@@ -64,8 +80,9 @@ export async function hydrateInCell(
     members: [...(membersOf.get(row.id) ?? [])],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
-    location: { kind: 'cell', id: row.id, cellUuid: cell.uuid, cellName: cell.name },
+    location: { kind: 'cell' as const, id: row.id, cellUuid: cell.uuid, cellName: cell.name },
   }));
+  return { groups, policyIds: policies.map((p) => p.id), memberIds: members.map((m) => m.id) };
 }
 
 const live = (db: Db) => db.selectFrom('instance_groups').selectAll().where('deleted', '=', 0);
@@ -244,6 +261,42 @@ export async function softDeleteManyInCell(db: Db, ids: readonly number[]): Prom
     .updateTable('instance_groups')
     .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
     .where('id', 'in', [...ids])
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * Soft-deletes exactly the rows a `readInCell` under lock returned: by
+ * primary key, which on InnoDB is much cheaper than walking the group_id
+ * index. No other live row of these groups can exist: writers add members
+ * and policies only under the group row lock the caller holds.
+ */
+export async function softDeleteReadInCell(
+  db: Db,
+  groupIds: readonly number[],
+  read: Pick<CellRead, 'policyIds' | 'memberIds'>,
+): Promise<number> {
+  const now = new Date();
+  const chunk = 5_000;
+  for (const [table, ids] of [
+    ['instance_group_member', read.memberIds],
+    ['instance_group_policy', read.policyIds],
+  ] as const) {
+    for (let i = 0; i < ids.length; i += chunk) {
+      await db
+        .updateTable(table)
+        .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
+        .where('id', 'in', ids.slice(i, i + chunk))
+        .where('deleted', '=', 0)
+        .execute();
+    }
+  }
+  if (groupIds.length === 0) return 0;
+  const result = await db
+    .updateTable('instance_groups')
+    .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
+    .where('id', 'in', [...groupIds])
     .where('deleted', '=', 0)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);

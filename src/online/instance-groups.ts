@@ -21,10 +21,10 @@ import {
 } from '../groups/api-store.js';
 import {
   countLiveInCell,
-  hydrateInCell,
   lockBatchInCell,
   lockByUuidsInCell,
-  softDeleteManyInCell,
+  readInCell,
+  softDeleteReadInCell,
 } from '../groups/cell-store.js';
 import { failpoint, SimulatedConflict } from './failpoints.js';
 import type {
@@ -155,7 +155,8 @@ async function moveBatch(
             ? await lockBatchInCell(tx, database.engine, limit, movedUpTo.get(database) ?? 0)
             : await lockByUuidsInCell(tx, database.engine, [...copied.keys()]);
         if (rows.length === 0 && copied.size === 0) return { found: 0, done: 0, last: undefined };
-        const groups = await hydrateInCell(tx, ref, rows);
+        const read = await readInCell(tx, ref, rows);
+        const { groups } = read;
         failpoint('after-cell-lock');
 
         await copyToApi(env, groups, copied);
@@ -164,9 +165,10 @@ async function moveBatch(
         for (const g of groups) copied.set(g.uuid, g);
         failpoint('after-api-commit');
 
-        await softDeleteManyInCell(
+        await softDeleteReadInCell(
           tx,
           rows.map((r) => r.id),
+          read,
         );
         failpoint('before-cell-commit');
         const last = rows.at(-1)?.id;
