@@ -3,7 +3,7 @@
  * database) against two baselines measured in the same run, on each engine.
  *
  * - migration:  `runOnlineMigrations` with no max count, passes of
- *   `batch × cells` rows, `batchSize = batch` per cell, all cells at once
+ *   `pass` rows (the CLI's --batch-size), `batchSize = batch` per cell, all cells at once
  *   (`parallel = cells`): what `cellgroups-manage db online_data_migrations
  *   --batch-size …` does.
  * - row by row: one group per transaction, as Nova's migration moved them:
@@ -103,14 +103,16 @@ const USAGE = `Usage: node dist-bench/bench/migrate.js [options]
   --members M             members per group (default 5)
   --cells C               cell databases (default 4)
   --engines LIST          comma-separated: sqlite,postgresql,mysql (default all three)
+  --pass N                rows per pass of the migration without --max-count: the CLI's
+                          --batch-size (default 25000; Nova's default is 50)
   --batch N               groups per batch per cell, for the migration and the bulk copy
-                          (default 1000; the migration's passes are N × C; Nova's default is 50)
+                          (default 1000, the migration's own default)
   --row-by-row-groups R   groups the row-by-row baseline moves, its speed extrapolated
                           (default 5000; 0 or ≥ G: all of them)
   --variants LIST         comma-separated: migration,row-by-row,bulk-copy (default all three)
   --max-count N           run the migration as an operator's loop of
                           \`online_data_migrations --max-count N\` (repeated while it answers 1)
-                          instead of passes of batch × C until done; --batch still sets the batch size
+                          instead of passes until done; --batch still sets the batch size
   --profile               also run the migration and the bulk copy once more, one cell at
                           a time with every statement timed (not counted in the figures),
                           and print where their time goes, statement kind by kind
@@ -126,6 +128,8 @@ interface Options {
   readonly cells: number;
   readonly engines: readonly EngineName[];
   readonly batch: number;
+  /** Rows per pass of the migration without --max-count (the CLI's --batch-size). */
+  readonly pass: number;
   readonly rowByRowGroups: number;
   readonly variants: readonly Variant[];
   readonly profile: boolean;
@@ -183,6 +187,7 @@ function readFlags(argv: readonly string[]) {
         cells: { type: 'string' },
         engines: { type: 'string' },
         batch: { type: 'string' },
+        pass: { type: 'string' },
         'row-by-row-groups': { type: 'string' },
         variants: { type: 'string' },
         profile: { type: 'boolean' },
@@ -207,6 +212,7 @@ function parseOptions(values: ReturnType<typeof readFlags>): Options {
     cells: intOption(values.cells, '--cells', 4, 1),
     engines: listOption(values.engines, '--engines', ENGINES),
     batch: intOption(values.batch, '--batch', 1_000, 1),
+    pass: intOption(values.pass, '--pass', 25_000, 1),
     rowByRowGroups: rowByRow === 0 || rowByRow > groups ? groups : rowByRow,
     variants: listOption(values.variants, '--variants', VARIANTS),
     profile: values.profile === true,
@@ -235,6 +241,7 @@ interface Job {
   readonly groups: number;
   readonly members: number;
   readonly batch: number;
+  readonly pass: number;
   /** Groups this variant moves (fewer than `groups` for a row-by-row subset). */
   readonly moves: number;
   /** Cells worked on at once. */
@@ -409,7 +416,7 @@ class StatementTimer implements KyselyPlugin {
 }
 
 /**
- * `online_data_migrations` without --max-count: passes of `batch × cells`
+ * `online_data_migrations` without --max-count: passes of `pass` rows
  * until one moves nothing. With `maxCount`, an operator's loop instead:
  * `online_data_migrations --max-count N` again while it answers 1.
  */
@@ -419,9 +426,7 @@ async function runMigration(api: Database<ApiDatabase>, pool: CellPool, job: Job
   for (;;) {
     const summary = await runOnlineMigrations(
       env,
-      job.maxCount === null
-        ? { batch: job.batch * job.cellUrls.length }
-        : { maxCount: job.maxCount },
+      job.maxCount === null ? { batch: job.pass } : { maxCount: job.maxCount },
     );
     done += summary.totals.get(instanceGroupsToApi.name)?.done ?? 0;
     if (summary.exitCode === 0) return done;
@@ -949,6 +954,7 @@ async function runEngine(
         groups: options.groups,
         members: options.members,
         batch: options.batch,
+        pass: options.pass,
         moves: run.variant === 'row-by-row' ? options.rowByRowGroups : options.groups,
         parallel: run.profile ? 1 : options.cells,
         maxCount: options.maxCount,
@@ -1092,7 +1098,7 @@ function humanReport(f: EngineFigures, options: Options): string {
         ? `first ${o.moved} groups, extrapolated`
         : v === 'migration'
           ? options.maxCount === null
-            ? `passes of ${options.batch * options.cells}, ${options.batch}/cell`
+            ? `passes of ${options.pass}, ${options.batch}/cell`
             : `--max-count ${options.maxCount}, ${options.batch}/cell`
           : v === 'bulk-copy'
             ? `batches of ${options.batch}/cell`
@@ -1127,7 +1133,7 @@ function describeVariants(options: Options): string {
   const how: Record<Variant, string> = {
     migration:
       options.maxCount === null
-        ? `migration: runOnlineMigrations, passes of ${options.batch * options.cells} ` +
+        ? `migration: runOnlineMigrations, passes of ${options.pass} ` +
           `(batchSize ${options.batch}, parallel ${options.cells})`
         : `migration: runOnlineMigrations with maxCount ${options.maxCount}, repeated while it answers 1 ` +
           `(batchSize ${options.batch}, parallel ${options.cells})`,
@@ -1206,6 +1212,7 @@ async function main(options: Options): Promise<void> {
         members: options.members,
         cells: options.cells,
         batch: options.batch,
+        pass: options.pass,
         ...Object.fromEntries(ENGINES.map((e) => [e, null])),
         ...Object.fromEntries(figures.map((f) => [f.engine, engineJson(f, options)])),
       }),

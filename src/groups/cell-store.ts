@@ -274,6 +274,7 @@ export async function softDeleteManyInCell(db: Db, ids: readonly number[]): Prom
  */
 export async function softDeleteReadInCell(
   db: Db,
+  engine: Engine,
   groupIds: readonly number[],
   read: Pick<CellRead, 'policyIds' | 'memberIds'>,
 ): Promise<number> {
@@ -287,7 +288,7 @@ export async function softDeleteReadInCell(
       await db
         .updateTable(table)
         .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-        .where('id', 'in', ids.slice(i, i + chunk))
+        .where(engine.idIn('id', ids.slice(i, i + chunk)))
         .where('deleted', '=', 0)
         .execute();
     }
@@ -296,7 +297,7 @@ export async function softDeleteReadInCell(
   const result = await db
     .updateTable('instance_groups')
     .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-    .where('id', 'in', [...groupIds])
+    .where(engine.idIn('id', groupIds))
     .where('deleted', '=', 0)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);

@@ -65,6 +65,13 @@ export const instanceGroupsToApi: OnlineMigration = {
   },
 };
 
+/**
+ * Groups one transaction moves from one cell unless told otherwise: enough
+ * that per-statement costs vanish, few enough that row locks are held for a
+ * fraction of a second and memory stays small.
+ */
+export const DEFAULT_BATCH_ROWS = 1_000;
+
 /** A shared allowance of rows, so that concurrent cells together stay within max_count. */
 class Budget {
   constructor(private left: number) {}
@@ -92,7 +99,7 @@ export async function migrateInstanceGroupsToApiDb(
   const budget = new Budget(maxCount);
   // Each cell starts with its fair share, so one big cell cannot starve the rest of a pass.
   const share = Math.max(1, Math.ceil(maxCount / Math.max(1, cells.length)));
-  const batch = Math.min(share, env.batchSize ?? share);
+  const batch = Math.min(share, env.batchSize ?? DEFAULT_BATCH_ROWS);
   const limit = pLimit(Math.max(1, env.parallel));
 
   let found = 0;
@@ -167,6 +174,7 @@ async function moveBatch(
 
         await softDeleteReadInCell(
           tx,
+          database.engine,
           rows.map((r) => r.id),
           read,
         );

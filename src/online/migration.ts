@@ -9,7 +9,7 @@ export interface MigrationEnv {
   readonly cells: CellPool;
   /** How many cells are migrated at once. */
   readonly parallel: number;
-  /** Most rows one batch moves from one cell (default: the whole share of the call). */
+  /** Most rows one transaction moves from one cell (default 1,000). */
   readonly batchSize?: number;
   /** Told after every committed batch (progress bars). */
   readonly onProgress?: (progress: CellProgress) => void;

@@ -4,8 +4,11 @@ import type {
   InsertQueryBuilder,
   InsertResult,
   Kysely,
+  RawBuilder,
   SelectQueryBuilder,
+  SqlBool,
 } from 'kysely';
+import { sql } from 'kysely';
 import type { DatabaseTarget, EngineName } from '../url.js';
 
 /** How a pool for one database is sized and how long a connect may take. */
@@ -81,6 +84,12 @@ export interface Engine {
     returning?: readonly string[],
   ): Promise<Record<string, unknown>[]>;
 
+  /**
+   * `column IN (ids)` for a long list of integer ids: PostgreSQL takes one
+   * array parameter (`= any($1)`) instead of parsing and planning thousands.
+   */
+  idIn(column: string, ids: readonly number[]): RawBuilder<SqlBool>;
+
   /** Runs a single-row insert and returns the new row's `id`. */
   insertReturningId<DB, TB extends keyof DB>(
     query: InsertQueryBuilder<DB, TB, InsertResult>,
@@ -140,6 +149,12 @@ export async function insertManyValues(
     else await insert.execute();
   }
   return out;
+}
+
+/** `column IN (…)`, one parameter per id: the portable form. */
+export function idInList(column: string, ids: readonly number[]): RawBuilder<SqlBool> {
+  if (ids.length === 0) return sql<SqlBool>`1 = 0`;
+  return sql<SqlBool>`${sql.ref(column)} in (${sql.join(ids)})`;
 }
 
 /** Reads a property of a driver error without trusting its shape. */

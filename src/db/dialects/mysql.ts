@@ -8,6 +8,7 @@ import {
 import type { DatabaseTarget, ServerTarget } from '../url.js';
 import {
   errorProperty,
+  idInList,
   insertManyValues,
   insertReturningIdVia,
   type Engine,
@@ -98,6 +99,7 @@ export const mysqlEngine: Engine = {
   // (a group deleted meanwhile) into a warning and lose the row silently.
   ignoreDuplicates: (query) => query.onDuplicateKeyUpdate({ id: sql`id` } as never),
   insertReturningId: (query) => insertReturningIdVia(query, false),
+  idIn: idInList,
   insertMany: (db, table, columns, rows, returning) =>
     insertManyValues(db, table, columns, rows, returning, false),
 

@@ -1,4 +1,4 @@
-import { PostgresDialect, sql } from 'kysely';
+import { PostgresDialect, sql, type SqlBool } from 'kysely';
 import pg from 'pg';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
 import {
@@ -119,6 +119,7 @@ export const postgresEngine: Engine = {
   lockRows: (query) => query.forUpdate(),
   ignoreDuplicates: (query, columns) => onConflictDoNothing(query, columns) as never,
   insertReturningId: (query) => insertReturningIdVia(query, true),
+  idIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} = any(${[...ids]}::int4[])`,
   // NOTE: one array parameter per column, whatever the number of rows:
   // PostgreSQL parses and plans one small statement instead of a VALUES list
   // with a parameter per cell, several times faster for big batches.

@@ -17,6 +17,7 @@ import { ConfigError } from '../../errors.js';
 import type { DatabaseTarget, SqliteTarget } from '../url.js';
 import {
   errorProperty,
+  idInList,
   insertManyValues,
   insertReturningIdVia,
   onConflictDoNothing,
@@ -170,6 +171,7 @@ export const sqliteEngine: Engine = {
   lockRows: (query) => query,
   ignoreDuplicates: (query, columns) => onConflictDoNothing(query, columns) as never,
   insertReturningId: (query) => insertReturningIdVia(query, true),
+  idIn: idInList,
   insertMany: (db, table, columns, rows, returning) =>
     insertManyValues(db, table, columns, rows, returning, true),
 
