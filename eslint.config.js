@@ -20,5 +20,10 @@ export default tseslint.config(
     files: ['src/db/dialects/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
-  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    // Examples are plain Node scripts against the built library.
+    files: ['examples/**/*.mjs'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
+  },
 );

@@ -28,3 +28,16 @@ export type { ApiDatabase } from './db/schema/api.js';
 export type { CellDatabase } from './db/schema/cell.js';
 export { loadConfig, type Config } from './config/load.js';
 export * from './errors.js';
+export {
+  instanceGroupsToApi,
+  migrateInstanceGroupsToApiDb,
+  DEFAULT_BATCH_ROWS,
+} from './online/instance-groups.js';
+export { ONLINE_MIGRATIONS, runOnlineMigrations, type RunSummary } from './online/registry.js';
+export type {
+  CellFailure,
+  CellRemaining,
+  MigrationEnv,
+  MigrationResult,
+  OnlineMigration,
+} from './online/migration.js';
