@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, UpdateQueryBuilder, UpdateResult } from 'kysely';
 import type { Engine } from '../db/dialects/index.js';
 import type { CellDatabase, LegacyInstanceGroupsTable } from '../db/schema/cell.js';
 import type { GroupFilter, LockedGroup } from './api-store.js';
@@ -241,6 +241,25 @@ export async function softDeleteInCell(db: Db, id: number): Promise<void> {
   await softDeleteManyInCell(db, [id]);
 }
 
+type SoftDeleted = 'instance_groups' | 'instance_group_policy' | 'instance_group_member';
+
+/** Soft-deletes the live rows of `table` that `where` selects (Nova's way: `deleted = id`). */
+async function softDelete(
+  db: Db,
+  table: SoftDeleted,
+  where: (
+    query: UpdateQueryBuilder<CellDatabase, SoftDeleted, SoftDeleted, UpdateResult>,
+  ) => UpdateQueryBuilder<CellDatabase, SoftDeleted, SoftDeleted, UpdateResult>,
+  now: Date,
+): Promise<number> {
+  const result = await where(
+    db.updateTable(table).set((eb) => ({ deleted: eb.ref('id'), deleted_at: now })),
+  )
+    .where('deleted', '=', 0)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /**
  * Soft-deletes groups with their policies and members: one statement per
  * table, whatever the number of groups. Returns how many group rows it
@@ -250,20 +269,9 @@ export async function softDeleteManyInCell(db: Db, ids: readonly number[]): Prom
   if (ids.length === 0) return 0;
   const now = new Date();
   for (const table of ['instance_group_member', 'instance_group_policy'] as const) {
-    await db
-      .updateTable(table)
-      .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-      .where('group_id', 'in', [...ids])
-      .where('deleted', '=', 0)
-      .execute();
+    await softDelete(db, table, (q) => q.where('group_id', 'in', [...ids]), now);
   }
-  const result = await db
-    .updateTable('instance_groups')
-    .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-    .where('id', 'in', [...ids])
-    .where('deleted', '=', 0)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return softDelete(db, 'instance_groups', (q) => q.where('id', 'in', [...ids]), now);
 }
 
 /**
@@ -279,28 +287,18 @@ export async function softDeleteReadInCell(
   read: Pick<CellRead, 'policyIds' | 'memberIds'>,
 ): Promise<number> {
   const now = new Date();
-  const chunk = 5_000;
+  const byIds = (ids: readonly number[]) => (q: Parameters<Parameters<typeof softDelete>[2]>[0]) =>
+    q.where(engine.idIn('id', ids));
   for (const [table, ids] of [
     ['instance_group_member', read.memberIds],
     ['instance_group_policy', read.policyIds],
   ] as const) {
-    for (let i = 0; i < ids.length; i += chunk) {
-      await db
-        .updateTable(table)
-        .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-        .where(engine.idIn('id', ids.slice(i, i + chunk)))
-        .where('deleted', '=', 0)
-        .execute();
+    for (let i = 0; i < ids.length; i += 5_000) {
+      await softDelete(db, table, byIds(ids.slice(i, i + 5_000)), now);
     }
   }
   if (groupIds.length === 0) return 0;
-  const result = await db
-    .updateTable('instance_groups')
-    .set((eb) => ({ deleted: eb.ref('id'), deleted_at: now }))
-    .where(engine.idIn('id', groupIds))
-    .where('deleted', '=', 0)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return softDelete(db, 'instance_groups', byIds(groupIds), now);
 }
 
 /**

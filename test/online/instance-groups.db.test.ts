@@ -12,6 +12,7 @@ import { runOnlineMigrations } from '../../src/online/registry.js';
 import { createCloud, type TestCloud } from '../support/cloud.js';
 import { forEachEngine, type TestEngine } from '../support/engines.js';
 import { insertLegacyGroups } from '../support/legacy.js';
+import { liveCellRows } from '../support/migration-cloud.js';
 import { must } from '../support/must.js';
 
 const at = (seconds: number) => new Date(Date.UTC(2024, 5, 1, 12, 0, seconds));
@@ -37,21 +38,7 @@ const env = (cloud: TestCloud, overrides: Partial<MigrationEnv> = {}): Migration
   ...overrides,
 });
 
-/** Live rows left in each cell's group tables. */
-async function liveInCells(cloud: TestCloud): Promise<number> {
-  let live = 0;
-  for (const { db } of cloud.cells) {
-    for (const table of [
-      'instance_groups',
-      'instance_group_policy',
-      'instance_group_member',
-    ] as const) {
-      const rows = await db.db.selectFrom(table).select('id').where('deleted', '=', 0).execute();
-      live += rows.length;
-    }
-  }
-  return live;
-}
+const liveInCells = (cloud: TestCloud) => liveCellRows(cloud.cells.map((c) => c.db));
 
 forEachEngine((engine: TestEngine) => {
   describe('migrate_instance_groups_to_api_db', () => {

@@ -6,11 +6,8 @@ import {
   type CellMapping,
 } from '../../cells/cell-mappings.js';
 import { deleteCell, mapCell0, simpleCellSetup } from '../../cells/setup.js';
-import { withDatabase } from '../../db/connection.js';
-import { readSchemaVersion } from '../../db/migrations/migrator.js';
-import type { ApiDatabase } from '../../db/schema/api.js';
 import { maskPassword, parseDatabaseUrl } from '../../db/url.js';
-import { CellExists, CellNotFound, SchemaError } from '../../errors.js';
+import { CellExists, CellNotFound } from '../../errors.js';
 import {
   formatOption,
   type ActionWrapper,
@@ -19,21 +16,12 @@ import {
 } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { renderJson, renderTable } from '../output.js';
+import { withApiDatabase } from './api-database.js';
 import { reportSync } from './schema-output.js';
 
 /** Runs `work` with the cell registry of the configured API database. */
-async function withCells<T>(
-  ctx: CommandContext,
-  work: (cells: CellMappings) => Promise<T>,
-): Promise<T> {
-  return withDatabase<ApiDatabase, T>(ctx.config().apiDatabaseUrl, async (api) => {
-    if ((await readSchemaVersion(api, 'api')) === 0) {
-      throw new SchemaError(
-        `The API database ${api.displayUrl} has no schema yet: run "cellgroups-manage api_db sync" first.`,
-      );
-    }
-    return work(new CellMappings(api));
-  });
+function withCells<T>(ctx: CommandContext, work: (cells: CellMappings) => Promise<T>): Promise<T> {
+  return withApiDatabase(ctx, (api) => work(new CellMappings(api)));
 }
 
 /** `--transport-url`, else `[DEFAULT] transport_url`, checked; undefined after printing why not. */

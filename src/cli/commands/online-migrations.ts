@@ -1,9 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { CellPool } from '../../cells/cell-pool.js';
-import { withDatabase } from '../../db/connection.js';
-import { readSchemaVersion } from '../../db/migrations/migrator.js';
-import type { ApiDatabase } from '../../db/schema/api.js';
-import { SchemaError } from '../../errors.js';
 import type { CellFailure, MigrationEnv } from '../../online/migration.js';
 import {
   DEFAULT_BATCH,
@@ -11,6 +7,7 @@ import {
   runOnlineMigrations,
   type PassResult,
 } from '../../online/registry.js';
+import { withApiDatabase } from './api-database.js';
 import { formatOption, type ActionWrapper, type CommandContext } from '../command.js';
 import { renderJson, renderTable, type OutputFormat } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -75,17 +72,12 @@ export function registerOnlineMigrationCommand(db: Command, action: ActionWrappe
     );
 }
 
-async function withMigrationEnv<T>(
+function withMigrationEnv<T>(
   ctx: CommandContext,
   options: Options,
   work: (env: MigrationEnv) => Promise<T>,
 ): Promise<T> {
-  return withDatabase<ApiDatabase, T>(ctx.config().apiDatabaseUrl, async (api) => {
-    if ((await readSchemaVersion(api, 'api')) === 0) {
-      throw new SchemaError(
-        `The API database ${api.displayUrl} has no schema yet: run "cellgroups-manage api_db sync" first.`,
-      );
-    }
+  return withApiDatabase(ctx, async (api) => {
     const cells = new CellPool(api, { mappingsTtlMs: 60_000 });
     try {
       return await work({ api, cells, parallel: options.parallel });
