@@ -166,27 +166,18 @@ async function moveBatch(
         const { groups } = read;
         failpoint('after-cell-lock');
 
-        // The cell's soft-delete runs while the API copies are written: it
-        // stays invisible, and undone on failure, until the cell commit,
-        // which still comes after the API commit. Two servers work at once.
-        const [toApi, inCell] = await Promise.allSettled([
-          copyToApi(env, groups, copied),
-          softDeleteReadInCell(
-            tx,
-            database.engine,
-            rows.map((r) => r.id),
-            read,
-          ),
-        ]);
+        await copyToApi(env, groups, copied);
         const found = copied.size;
-        if (toApi.status === 'fulfilled') {
-          // Committed in the API database: a retry must know what it holds.
-          copied.clear();
-          for (const g of groups) copied.set(g.uuid, g);
-        }
-        if (toApi.status === 'rejected') throw toApi.reason;
-        if (inCell.status === 'rejected') throw inCell.reason;
+        copied.clear();
+        for (const g of groups) copied.set(g.uuid, g);
         failpoint('after-api-commit');
+
+        await softDeleteReadInCell(
+          tx,
+          database.engine,
+          rows.map((r) => r.id),
+          read,
+        );
         failpoint('before-cell-commit');
         const last = rows.at(-1)?.id;
         return { found: Math.max(found, rows.length), done: Math.max(found, rows.length), last };
