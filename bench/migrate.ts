@@ -421,7 +421,16 @@ class StatementTimer implements KyselyPlugin {
  * `online_data_migrations --max-count N` again while it answers 1.
  */
 async function runMigration(api: Database<ApiDatabase>, pool: CellPool, job: Job): Promise<number> {
-  const env: MigrationEnv = { api, cells: pool, parallel: job.parallel, batchSize: job.batch };
+  const env: MigrationEnv = {
+    api,
+    cells: pool,
+    parallel: job.parallel,
+    batchSize: job.batch,
+    // A retry is rare on one server; say each one, for runs against a cluster.
+    onRetry: (cell, error) => {
+      console.error(`retry in ${cell.name ?? cell.uuid}: ${describeError(error)}`);
+    },
+  };
   let done = 0;
   for (;;) {
     const summary = await runOnlineMigrations(
