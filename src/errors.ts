@@ -81,8 +81,15 @@ export class QuotaExceeded extends Forbidden {
   override readonly code = 'QUOTA_EXCEEDED';
 }
 
+/** A microversion outside the supported range; `version` is echoed back to the client. */
 export class VersionNotAcceptable extends CellgroupsError {
   readonly code = 'VERSION_NOT_ACCEPTABLE';
+  constructor(
+    message: string,
+    readonly version: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A configuration file, option, environment variable or connection URL is wrong. */

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
-import { versionRoutes } from './routes/versions.js';
+import { versionRoutes, versionV21Routes } from './routes/versions.js';
+import { negotiateVersions } from './versioning.js';
 
 export interface AppOptions {
   readonly config: Config;
@@ -19,7 +21,21 @@ export function buildApp(options: AppOptions): FastifyInstance {
       : false,
     // Nova matches `/v2.1/` and `/v2.1` alike.
     routerOptions: { ignoreTrailingSlash: true },
+    // Nova's request ids, in the log line of each request and in both headers.
+    genReqId: () => `req-${randomUUID()}`,
   });
+  app.addHook('onRequest', (request, reply, done) => {
+    // Nova's root version document comes from an app outside its request-id middleware.
+    if (request.url !== '/') {
+      reply.header('x-openstack-request-id', request.id);
+      reply.header('x-compute-request-id', request.id);
+    }
+    done();
+  });
+  // An unrouted path or method gets Nova's (webob's) 404 page, not Fastify's JSON or a 405.
+  app.setNotFoundHandler((_request, reply) =>
+    reply.code(404).header('content-type', 'text/html; charset=UTF-8').send(NOT_FOUND_PAGE),
+  );
   // Nova sends a bare `application/json`; Fastify always adds a charset to
   // JSON. Clients compare the header, so every response gets Nova's.
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -32,5 +48,30 @@ export function buildApp(options: AppOptions): FastifyInstance {
     versionRoutes(scope);
     done();
   });
+  app.register(
+    (scope, _opts, done) => {
+      try {
+        negotiateVersions(scope);
+        versionV21Routes(scope);
+        done();
+      } catch (error) {
+        done(error instanceof Error ? error : new Error(String(error)));
+      }
+    },
+    { prefix: '/v2.1' },
+  );
   return app;
 }
+
+const NOT_FOUND_PAGE = `<html>
+ <head>
+  <title>404 Not Found</title>
+ </head>
+ <body>
+  <h1>404 Not Found</h1>
+  The resource could not be found.<br /><br />
+
+
+
+ </body>
+</html>`;

@@ -1,7 +1,9 @@
+import { InvalidInput, VersionNotAcceptable } from '../errors.js';
+
 /**
- * The compute API microversions this server speaks. Version discovery
- * announces this range; negotiation and the per-version behaviour of
- * os-server-groups build on it.
+ * The compute API microversions this server speaks, and how a request
+ * picks one. Version discovery announces the range; the per-version
+ * behaviour of os-server-groups builds on `ApiVersion`.
  */
 export const MIN_VERSION = '2.1';
 
@@ -11,3 +13,97 @@ export const MIN_VERSION = '2.1';
  * client negotiating any of them gets the same server-group behaviour.
  */
 export const MAX_VERSION = '2.93';
+
+/** The standard header, `OpenStack-API-Version: compute 2.64`. */
+export const VERSION_HEADER = 'openstack-api-version';
+/** Nova's own header from before the standard one, `X-OpenStack-Nova-API-Version: 2.64`. */
+export const LEGACY_VERSION_HEADER = 'x-openstack-nova-api-version';
+
+/** A microversion, comparable; `2.10` is after `2.9`. */
+export class ApiVersion {
+  private constructor(
+    readonly major: number,
+    readonly minor: number,
+  ) {}
+
+  /** Nova's format, `X.Y` with no leading zeros; anything else is a 400 with Nova's words. */
+  static parse(text: string): ApiVersion {
+    const match = /^([1-9]\d*)\.([1-9]\d*|0)$/.exec(text);
+    if (!match) {
+      throw new InvalidInput(
+        `API Version String ${text} is of invalid format. Must be of format MajorNum.MinorNum.`,
+      );
+    }
+    return new ApiVersion(Number(match[1]), Number(match[2]));
+  }
+
+  compare(other: ApiVersion): number {
+    return this.major - other.major || this.minor - other.minor;
+  }
+
+  /** At least `version` (the way handlers ask: "since 2.64"). */
+  atLeast(version: string): boolean {
+    return this.compare(ApiVersion.parse(version)) >= 0;
+  }
+
+  toString(): string {
+    return `${this.major}.${this.minor}`;
+  }
+}
+
+export const MIN = ApiVersion.parse(MIN_VERSION);
+export const MAX = ApiVersion.parse(MAX_VERSION);
+
+type HeaderValue = string | string[] | undefined;
+
+/** A header's values folded into one list, as repeated headers are joined by commas. */
+function values(header: HeaderValue): string[] {
+  const joined = Array.isArray(header) ? header.join(',') : (header ?? '');
+  return joined
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+/**
+ * The version a request asked for, as microversion-parse reads it (what
+ * Nova uses): the standard header's `compute` entry wins over the legacy
+ * header; other services' entries are ignored.
+ */
+export function requestedVersion(headers: Record<string, HeaderValue>): string | undefined {
+  for (const item of values(headers[VERSION_HEADER])) {
+    const [service = '', ...rest] = item.split(/\s+/);
+    if (service.toLowerCase() === 'compute' && rest.length > 0) return rest.join(' ');
+  }
+  return values(headers[LEGACY_VERSION_HEADER]).at(-1);
+}
+
+/**
+ * The version to serve: none asked is 2.1, `latest` is the maximum, and
+ * anything outside the range is refused with a 406 naming it (Nova's
+ * message). The refused version is still echoed in the response headers, so
+ * it is kept on the error.
+ */
+export function negotiate(headers: Record<string, HeaderValue>): ApiVersion {
+  const asked = requestedVersion(headers);
+  if (asked === undefined) return MIN;
+  if (asked.toLowerCase() === 'latest') return MAX;
+  const version = ApiVersion.parse(asked);
+  if (version.compare(MIN) < 0 || version.compare(MAX) > 0) {
+    throw new VersionNotAcceptable(
+      `Version ${version.toString()} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`,
+      version.toString(),
+    );
+  }
+  return version;
+}
+
+/** The headers every versioned response carries (two separate `Vary` headers, as Nova sends). */
+export function versionHeaders(version: string): [string, string][] {
+  return [
+    ['OpenStack-API-Version', `compute ${version}`],
+    ['X-OpenStack-Nova-API-Version', version],
+    ['Vary', 'OpenStack-API-Version'],
+    ['Vary', 'X-OpenStack-Nova-API-Version'],
+  ];
+}

@@ -30,3 +30,26 @@ export function versionsDocument(baseUrl: string) {
     ],
   };
 }
+
+/** `GET /v2.1`: the version served here, with its media type. */
+export function versionDocument(baseUrl: string) {
+  return {
+    version: {
+      id: 'v2.1',
+      status: 'CURRENT',
+      version: MAX_VERSION,
+      min_version: MIN_VERSION,
+      updated: '2013-07-23T11:33:21Z',
+      links: [
+        { rel: 'self', href: `${baseUrl}/v2.1/` },
+        { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' },
+      ],
+      'media-types': [
+        {
+          base: 'application/json',
+          type: 'application/vnd.openstack.compute+json;version=2.1',
+        },
+      ],
+    },
+  };
+}
