@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
 import { versionRoutes, versionV21Routes } from './routes/versions.js';
+import { authStrategyFor, authenticate } from './auth.js';
 import { negotiateVersions } from './versioning.js';
 
 export interface AppOptions {
@@ -15,6 +16,7 @@ export interface AppOptions {
  * binds it to a port, tests call `inject()`.
  */
 export function buildApp(options: AppOptions): FastifyInstance {
+  const strategy = authStrategyFor(options.config);
   const app = Fastify({
     logger: options.logger
       ? { level: options.config.values.DEFAULT.debug ? 'debug' : 'info' }
@@ -51,6 +53,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.register(
     (scope, _opts, done) => {
       try {
+        // Auth first: Nova's auth middleware answers (the noauth2 handshake, a 401) before any
+        // microversion is negotiated, so those answers carry no version headers.
+        authenticate(scope, strategy);
         negotiateVersions(scope);
         versionV21Routes(scope);
         done();

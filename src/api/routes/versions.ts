@@ -13,5 +13,5 @@ export function versionRoutes(app: FastifyInstance): void {
 
 /** `GET /v2.1`: the document of the one version served here (negotiated, so it echoes the version). */
 export function versionV21Routes(scope: FastifyInstance): void {
-  scope.get('/', (request) => versionDocument(baseUrlOf(request)));
+  scope.get('/', { config: { public: true } }, (request) => versionDocument(baseUrlOf(request)));
 }
