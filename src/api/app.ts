@@ -2,11 +2,16 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
 import { versionRoutes, versionV21Routes } from './routes/versions.js';
+import { GroupService } from '../groups/service.js';
 import { authStrategyFor, authenticate } from './auth.js';
+import { renderFaults } from './faults.js';
+import { serverGroupRoutes } from './routes/server-groups.js';
 import { negotiateVersions } from './versioning.js';
 
 export interface AppOptions {
   readonly config: Config;
+  /** The data layer (default: one over the configured API database, closed with the app). */
+  readonly groups?: GroupService;
   /** Log one line per request (the server turns it on; tests leave it off). */
   readonly logger?: boolean;
 }
@@ -17,6 +22,7 @@ export interface AppOptions {
  */
 export function buildApp(options: AppOptions): FastifyInstance {
   const strategy = authStrategyFor(options.config);
+  const groups = options.groups ?? GroupService.fromConfig(options.config);
   const app = Fastify({
     logger: options.logger
       ? { level: options.config.values.DEFAULT.debug ? 'debug' : 'info' }
@@ -50,6 +56,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     versionRoutes(scope);
     done();
   });
+  renderFaults(app);
+  if (!options.groups) app.addHook('onClose', () => groups.close());
   app.register(
     (scope, _opts, done) => {
       try {
@@ -58,6 +66,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         authenticate(scope, strategy);
         negotiateVersions(scope);
         versionV21Routes(scope);
+        serverGroupRoutes(scope, { groups, maxLimit: options.config.values.api.max_limit });
         done();
       } catch (error) {
         done(error instanceof Error ? error : new Error(String(error)));
