@@ -4,6 +4,7 @@ import type { Config } from '../config/load.js';
 import { versionRoutes, versionV21Routes } from './routes/versions.js';
 import { GroupService } from '../groups/service.js';
 import { authStrategyFor, authenticate } from './auth.js';
+import { acceptJsonBodies } from './bodies.js';
 import { renderFaults } from './faults.js';
 import { serverGroupRoutes } from './routes/server-groups.js';
 import { negotiateVersions } from './versioning.js';
@@ -66,7 +67,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
         authenticate(scope, strategy);
         negotiateVersions(scope);
         versionV21Routes(scope);
-        serverGroupRoutes(scope, { groups, maxLimit: options.config.values.api.max_limit });
+        acceptJsonBodies(scope);
+        serverGroupRoutes(scope, {
+          groups,
+          maxLimit: options.config.values.api.max_limit,
+          serverGroupQuota: options.config.values.quota.server_groups,
+        });
         done();
       } catch (error) {
         done(error instanceof Error ? error : new Error(String(error)));

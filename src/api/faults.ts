@@ -8,6 +8,7 @@ import {
   NotFound,
   VersionNotAcceptable,
 } from '../errors.js';
+import { UnsupportedMediaType } from './bodies.js';
 import { FAULT_CONTENT_TYPE } from './versioning.js';
 
 /** A compute API fault: the status, the body's key, and its message. */
@@ -27,6 +28,7 @@ export function faultFor(error: unknown): Fault {
   if (error instanceof CellgroupsError) {
     const message = error.message;
     if (error instanceof NotFound) return { code: 404, key: 'itemNotFound', message };
+    if (error instanceof UnsupportedMediaType) return { code: 415, key: 'badMediaType', message };
     if (error instanceof InvalidInput) return { code: 400, key: 'badRequest', message };
     if (error instanceof Forbidden) return { code: 403, key: 'forbidden', message };
     if (error instanceof Conflict) return { code: 409, key: 'conflictingRequest', message };

@@ -1,14 +1,44 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GroupService } from '../../groups/service.js';
 import type { InstanceGroup } from '../../groups/group.js';
-import { InvalidInput } from '../../errors.js';
+import { InvalidInput, QuotaExceeded } from '../../errors.js';
+import { createV21, createV215, createV264 } from '../schemas/server-groups.js';
+import { compileSchema } from '../validation.js';
 import type { ApiVersion } from '../microversion.js';
 import { serverGroupView } from '../views/server-groups.js';
 
-/** What the routes need beyond the request: the data layer and `[api] max_limit`. */
+/** What the routes need beyond the request: the data layer, `[api] max_limit`, `[quota]`. */
 export interface ServerGroupDeps {
   readonly groups: GroupService;
   readonly maxLimit: number;
+  /** `[quota] server_groups`: groups per project (-1: unlimited). */
+  readonly serverGroupQuota: number;
+}
+
+const validateCreate = {
+  v21: compileSchema(createV21),
+  v215: compileSchema(createV215),
+  v264: compileSchema(createV264),
+};
+
+interface CreateBody {
+  server_group: {
+    name: string;
+    policies?: [string];
+    policy?: string;
+    rules?: { max_server_per_host?: number | string };
+  };
+}
+
+/** The create body, checked against the schema of the request's microversion. */
+function createRequest(body: unknown, version: ApiVersion): CreateBody['server_group'] {
+  const validate = version.atLeast('2.64')
+    ? validateCreate.v264
+    : version.atLeast('2.15')
+      ? validateCreate.v215
+      : validateCreate.v21;
+  validate(body);
+  return (body as CreateBody).server_group;
 }
 
 const NON_NEGATIVE = /^[0-9]*$/;
@@ -63,7 +93,7 @@ function listParams(
   };
 }
 
-/** os-server-groups: list, show and delete (create arrives with its validation). */
+/** os-server-groups: create, list, show and delete. */
 export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps): void {
   const { groups } = deps;
 
@@ -76,7 +106,42 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
     );
   };
 
+  /**
+   * Quota over the union of the API database and the cells (a group not yet
+   * migrated counts), checked before the insert and again after it, so that
+   * two creates racing for the last group cannot both keep theirs.
+   */
+  const overQuota = async (projectId: string): Promise<boolean> => {
+    if (deps.serverGroupQuota < 0) return false;
+    const { count } = await groups.countGroups({ projectId });
+    return count > deps.serverGroupQuota;
+  };
+  const QUOTA_MESSAGE = 'Quota exceeded, too many server groups.';
+
   for (const prefix of ['', '/:project_id']) {
+    scope.post(`${prefix}/os-server-groups`, async (request) => {
+      const input = createRequest(request.body, request.apiVersion);
+      const policy = input.policy ?? input.policies?.[0] ?? '';
+      const rules: Record<string, number> = {};
+      if (input.rules?.max_server_per_host !== undefined) {
+        rules.max_server_per_host = Number(input.rules.max_server_per_host);
+      }
+      if (policy !== 'anti-affinity' && Object.keys(rules).length > 0) {
+        throw new InvalidInput('Only anti-affinity policy supports rules.');
+      }
+      const ctx = request.context;
+      const { count } = await groups.countGroups({ projectId: ctx.projectId });
+      if (deps.serverGroupQuota >= 0 && count + 1 > deps.serverGroupQuota) {
+        throw new QuotaExceeded(QUOTA_MESSAGE);
+      }
+      const group = await groups.create(ctx, { name: input.name, policy, rules });
+      if (await overQuota(ctx.projectId)) {
+        await groups.destroy(ctx, group.uuid);
+        throw new QuotaExceeded(QUOTA_MESSAGE);
+      }
+      return { server_group: serverGroupView(group, [], request.apiVersion) };
+    });
+
     scope.get(`${prefix}/os-server-groups`, async (request) => {
       const params = listParams(queryOf(request), request.apiVersion);
       // Nova's `limited`: no limit, or 0, means max_limit; more is capped to it.
