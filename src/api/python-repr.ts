@@ -13,7 +13,8 @@ export function pyRepr(value: unknown): string {
     const entries = Object.entries(value as Record<string, unknown>);
     return `{${entries.map(([k, v]) => `${pyStringRepr(k)}: ${pyRepr(v)}`).join(', ')}}`;
   }
-  return String(value);
+  // Parsed JSON holds nothing else; anything that is not JSON reads as Python's None.
+  return 'None';
 }
 
 /** `str()`: a string as it is, anything else as its repr. */
