@@ -182,4 +182,80 @@ forEachEngine((engine) => {
       });
     }
   });
+
+  describe('members: only live instances, as the captured exchanges 83 to 86 show', () => {
+    let cloud: TestCloud;
+    let app: FastifyInstance;
+    beforeAll(async () => {
+      // cell0 and cell1, as the samples' cloud had them.
+      cloud = await createCloud(engine, [engine, engine], {}, { cell0: true });
+      app = buildApp({ config: loadConfig({ env: {} }), groups: cloud.service });
+    });
+    afterAll(async () => {
+      await app.close();
+      await cloud.destroy();
+    });
+
+    it('83, 85, 86', async () => {
+      const created = readSample('82-create_for_members.mv2.64.json').body as {
+        server_group: ListedGroup;
+      };
+      const member = (n: number) => `5e5e5e5e-0000-4000-8000-00000000000${n}`;
+      // The scenario's setup (samples README): six member rows written straight into the
+      // API database, each a different kind of instance.
+      await cloud.service.create(requestContext('alice', 'smoke-p1'), {
+        uuid: created.server_group.id,
+        name: created.server_group.name,
+        policy: created.server_group.policy,
+        members: [1, 2, 3, 4, 5, 6].map(member),
+      });
+      const [cell0, cell1] = cloud.cells;
+      if (!cell0 || !cell1) throw new Error('two cells expected');
+      const mapping = (n: number, cellId: number | null) => ({
+        instance_uuid: member(n),
+        cell_id: cellId,
+        project_id: 'smoke-p1',
+        user_id: 'alice',
+      });
+      await cloud.api.db
+        .insertInto('instance_mappings')
+        .values([
+          mapping(1, null), // not scheduled yet
+          // 2: no mapping at all
+          mapping(3, cell1.mapping.id),
+          mapping(4, cell1.mapping.id),
+          mapping(5, cell1.mapping.id), // no instance row
+          mapping(6, cell0.mapping.id),
+        ])
+        .execute();
+      const instance = (n: number) => ({
+        uuid: member(n),
+        host: null,
+        project_id: 'smoke-p1',
+        user_id: 'alice',
+      });
+      await cell1.db.db
+        .insertInto('instances')
+        .values([instance(3), instance(4)])
+        .execute();
+      await cell1.db.db
+        .updateTable('instances')
+        .set((eb) => ({ deleted: eb.ref('id') }))
+        .where('uuid', '=', member(4))
+        .execute();
+      await cell0.db.db
+        .insertInto('instances')
+        .values([instance(6)])
+        .execute();
+
+      for (const file of [
+        '83-show_members.mv2.64.json',
+        '85-list_members.mv2.64.json',
+        '86-delete_with_members.mv2.64.json',
+      ]) {
+        const sample = readSample(file);
+        expect(await replay(app, sample), file).toEqual(expected(sample));
+      }
+    });
+  });
 });
