@@ -32,6 +32,20 @@ export function buildApp(options: AppOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true },
     // Nova's request ids, in the log line of each request and in both headers.
     genReqId: () => `req-${randomUUID()}`,
+    // One line per request, written when it is answered (below), instead of two.
+    disableRequestLogging: true,
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
+    );
+    done();
   });
   app.addHook('onRequest', (request, reply, done) => {
     // Nova's root version document comes from an app outside its request-id middleware.
