@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Config } from '../config/load.js';
 import { versionRoutes, versionV21Routes } from './routes/versions.js';
 import { GroupService } from '../groups/service.js';
@@ -32,20 +37,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true },
     // Nova's request ids, in the log line of each request and in both headers.
     genReqId: () => `req-${randomUUID()}`,
-    // One line per request, written when it is answered (below), instead of two.
-    disableRequestLogging: true,
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      'request',
-    );
-    done();
+    logController: new OneLinePerRequest(),
   });
   app.addHook('onRequest', (request, reply, done) => {
     // Nova's root version document comes from an app outside its request-id middleware.
@@ -109,3 +101,24 @@ const NOT_FOUND_PAGE = `<html>
 
  </body>
 </html>`;
+
+/** One log line per request, when it is answered, with its request id (Fastify writes two). */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {
+    // The answer's line says it all.
+  }
+  override requestCompleted(
+    error: Error | null,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const line = {
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    };
+    if (error) request.log.error({ ...line, err: error }, 'request');
+    else request.log.info(line, 'request');
+  }
+}
