@@ -17,6 +17,7 @@ import {
   GroupInCell,
   GroupNotFound,
   InvalidInput,
+  QuotaExceeded,
 } from '../errors.js';
 import * as apiStore from './api-store.js';
 import * as cellStore from './cell-store.js';
@@ -32,6 +33,13 @@ import { GroupLocator, lookupByUuid, type Located, type Lookup } from './locate.
 import { listMerged, type MergedList, type Page } from './merge.js';
 
 const UUID_LIKE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/** A project's limit on groups, and what to say when a create would pass it. */
+export interface GroupQuota {
+  /** -1: unlimited. */
+  readonly limit: number;
+  readonly message: string;
+}
 
 export interface GroupServiceOptions {
   /** Per-cell timeout and concurrency of every fan-out. */
@@ -200,7 +208,11 @@ export class GroupService {
    * cell database still holds is refused (migrate it, do not duplicate it);
    * a generated uuid cannot collide, so no cell is asked.
    */
-  async create(ctx: RequestContext, input: NewGroup): Promise<InstanceGroup> {
+  async create(
+    ctx: RequestContext,
+    input: NewGroup,
+    options: { quota?: GroupQuota } = {},
+  ): Promise<InstanceGroup> {
     checkPolicy(input.policy, input.rules);
     if (input.uuid !== undefined) await this.refuseIfInCell(input.uuid);
     const uuid = input.uuid ?? randomUUID();
@@ -214,15 +226,52 @@ export class GroupService {
       members: uniqueMembers(input.members ?? []),
       createdAt: new Date(),
     };
+    const { quota } = options;
+    const projectId = row.projectId ?? ctx.projectId;
+    // Groups not yet migrated count too; cells only ever lose live groups, so reading them first is safe.
+    const inCells =
+      quota === undefined || quota.limit < 0 ? [] : await this.liveUuidsInCells(projectId);
     try {
       await withRetry(this.api, () =>
-        this.api.db.transaction().execute((tx) => apiStore.insertInApi(tx, this.api.engine, row)),
+        this.api.db
+          .transaction()
+          // NOTE: the count and the insert are one serializable transaction, so
+          // of creates racing for a project's last group exactly one commits;
+          // the others fail to serialize, are retried, and see it counted.
+          .setIsolationLevel(quota === undefined ? 'read committed' : 'serializable')
+          .execute(async (tx) => {
+            if (quota !== undefined && quota.limit >= 0) {
+              const used =
+                (await apiStore.countInApi(tx, { projectId })) +
+                inCells.length -
+                (await apiStore.uuidsInApi(tx, inCells)).size;
+              if (used + 1 > quota.limit) throw new QuotaExceeded(quota.message);
+            }
+            await apiStore.insertInApi(tx, this.api.engine, row);
+          }),
       );
     } catch (error) {
       if (this.api.engine.isDuplicateKey(error)) throw new GroupExists(uuid);
       throw error;
     }
     return this.get(ctx, uuid);
+  }
+
+  /** The live groups of a project in the cells; a cell that does not answer makes the count unknowable. */
+  private async liveUuidsInCells(projectId: string): Promise<string[]> {
+    const { answers, unavailable } = await fanOut(
+      await this.cells.cells(),
+      (cell) => cellStore.liveUuidsInCell(cell.database.db, { projectId }),
+      this.fan,
+    );
+    const [down] = unavailable;
+    if (down) {
+      throw new CellUnavailable(
+        down.name ?? down.uuid,
+        `${down.reason}; cannot count the groups of project ${projectId} there`,
+      );
+    }
+    return [...new Set(answers.flatMap((a) => a.value))];
   }
 
   private async refuseIfInCell(uuid: string): Promise<void> {

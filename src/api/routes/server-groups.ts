@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GroupService } from '../../groups/service.js';
 import type { InstanceGroup } from '../../groups/group.js';
-import { InvalidInput, QuotaExceeded } from '../../errors.js';
+import { InvalidInput } from '../../errors.js';
 import { createV21, createV215, createV264 } from '../schemas/server-groups.js';
 import { compileSchema } from '../validation.js';
 import type { ApiVersion } from '../microversion.js';
@@ -106,17 +106,10 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
     );
   };
 
-  /**
-   * Quota over the union of the API database and the cells (a group not yet
-   * migrated counts), checked before the insert and again after it, so that
-   * two creates racing for the last group cannot both keep theirs.
-   */
-  const overQuota = async (projectId: string): Promise<boolean> => {
-    if (deps.serverGroupQuota < 0) return false;
-    const { count } = await groups.countGroups({ projectId });
-    return count > deps.serverGroupQuota;
+  const quota = {
+    limit: deps.serverGroupQuota,
+    message: 'Quota exceeded, too many server groups.',
   };
-  const QUOTA_MESSAGE = 'Quota exceeded, too many server groups.';
 
   for (const prefix of ['', '/:project_id']) {
     scope.post(`${prefix}/os-server-groups`, async (request) => {
@@ -129,16 +122,12 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
       if (policy !== 'anti-affinity' && Object.keys(rules).length > 0) {
         throw new InvalidInput('Only anti-affinity policy supports rules.');
       }
-      const ctx = request.context;
-      const { count } = await groups.countGroups({ projectId: ctx.projectId });
-      if (deps.serverGroupQuota >= 0 && count + 1 > deps.serverGroupQuota) {
-        throw new QuotaExceeded(QUOTA_MESSAGE);
-      }
-      const group = await groups.create(ctx, { name: input.name, policy, rules });
-      if (await overQuota(ctx.projectId)) {
-        await groups.destroy(ctx, group.uuid);
-        throw new QuotaExceeded(QUOTA_MESSAGE);
-      }
+      // Counted over the API database and the cells, and serialized with the insert (see create).
+      const group = await groups.create(
+        request.context,
+        { name: input.name, policy, rules },
+        { quota },
+      );
       return { server_group: serverGroupView(group, [], request.apiVersion) };
     });
 
