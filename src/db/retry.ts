@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DbError, describeError } from '../errors.js';
 import type { Database } from './connection.js';
 
 /**
@@ -30,7 +31,14 @@ export async function withRetry<DB, T>(
       return await work();
     } catch (error) {
       const retryable = database.engine.isRetryable(error) || options.alsoRetry?.(error) === true;
-      if (attempt >= attempts || !retryable) throw error;
+      if (!retryable) throw error;
+      if (attempt >= attempts) {
+        // Still conflicting: a busy moment, not a bug. Say so, as an error callers map (503, exit 1).
+        throw new DbError(
+          `The database kept reporting conflicts (${describeError(error)}) after ${attempts} attempts; try again.`,
+          { cause: error },
+        );
+      }
       await options.onRetry?.(attempt, error);
       await sleep(base * 2 ** (attempt - 1) * (0.5 + Math.random()));
     }
