@@ -158,11 +158,14 @@ async function hydratePage(
   for (const g of fromApi) hydrated.set(`api ${g.uuid}`, g);
   // A cell copy moved while it was read may have lost its members under the
   // read; its API copy (committed first) is then read instead.
-  const movedUuids = await uuidsInApi(
-    api.db,
-    fromCells.answers.flatMap((a) => a.value.map((g) => g.uuid)),
+  const moved = new Map(
+    (
+      await getByUuidsInApi(
+        api.db,
+        fromCells.answers.flatMap((a) => a.value.map((g) => g.uuid)),
+      )
+    ).map((g) => [g.uuid, g]),
   );
-  const moved = new Map((await getByUuidsInApi(api.db, [...movedUuids])).map((g) => [g.uuid, g]));
   for (const { cell, value } of fromCells.answers) {
     for (const g of value) hydrated.set(`${cell.mapping.uuid} ${g.uuid}`, moved.get(g.uuid) ?? g);
   }
