@@ -41,6 +41,11 @@ import {
   roundMs,
   serverUrlFor,
   uniqueName,
+  intOption,
+  interruption,
+  Interrupted,
+  stopIfInterrupted,
+  UsageError,
 } from './support.js';
 
 const SQLITE_CELL_COUNTS = [1, 10, 50] as const;
@@ -67,35 +72,6 @@ interface Options {
   readonly groupsPerCell: number;
   readonly iterations: number;
   readonly pgCells: number;
-}
-
-class UsageError extends Error {}
-
-/**
- * Ctrl-C (or SIGTERM) does not tear anything down by itself: dropping a
- * PostgreSQL database under a live pool kills its idle connections, and
- * node-postgres turns that into an uncaught error. Instead the signal stops
- * the run at its next step; the error unwinds through every finally (handles
- * close), and only then does the cleanup drop the databases.
- */
-class Interrupted extends Error {
-  constructor(readonly signal: NodeJS.Signals) {
-    super(`interrupted by ${signal}`);
-  }
-}
-const interruption = new AbortController();
-
-function stopIfInterrupted(): void {
-  interruption.signal.throwIfAborted();
-}
-
-function intOption(text: string | undefined, flag: string, fallback: number, min: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`${flag} takes a whole number of at least ${min}, not "${text}".`);
-  }
-  return value;
 }
 
 function parseOptions(argv: readonly string[]): Options | 'help' {

@@ -64,7 +64,17 @@ import { instanceGroupsToApi } from '../src/online/instance-groups.js';
 import type { MigrationEnv } from '../src/online/migration.js';
 import { runOnlineMigrations } from '../src/online/registry.js';
 import { writeLegacyGroups, type LegacyGroupRows } from './legacy-rows.js';
-import { Cleanup, formatTable, serverUrlFor, uniqueName } from './support.js';
+import {
+  Cleanup,
+  formatTable,
+  intOption,
+  interruption,
+  Interrupted,
+  serverUrlFor,
+  stopIfInterrupted,
+  uniqueName,
+  UsageError,
+} from './support.js';
 
 const ENGINES: readonly EngineName[] = ['sqlite', 'postgresql', 'mysql'];
 const LABEL: Readonly<Record<EngineName, string>> = {
@@ -136,32 +146,11 @@ interface Options {
   readonly maxCount: number | null;
 }
 
-class UsageError extends Error {}
 class VerificationError extends Error {}
-
-/** As in bench/fanout.ts: a signal stops the run at its next step, then the cleanup runs. */
-class Interrupted extends Error {
-  constructor(readonly signal: NodeJS.Signals) {
-    super(`interrupted by ${signal}`);
-  }
-}
-const interruption = new AbortController();
-function stopIfInterrupted(): void {
-  interruption.signal.throwIfAborted();
-}
 
 const progress = (message: string): void => {
   console.error(message);
 };
-
-function intOption(text: string | undefined, flag: string, fallback: number, min: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`${flag} takes a whole number of at least ${min}, not "${text}".`);
-  }
-  return value;
-}
 
 function listOption<T extends string>(
   text: string | undefined,

@@ -102,3 +102,39 @@ export function formatTable(
       .join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** A bad flag: the benchmark prints it with its usage and exits 2. */
+export class UsageError extends Error {}
+
+/**
+ * Ctrl-C (or SIGTERM) does not tear anything down by itself: dropping a
+ * PostgreSQL database under a live pool kills its idle connections, and
+ * node-postgres turns that into an uncaught error. Instead the signal stops
+ * the run at its next step; the error unwinds through every finally (handles
+ * close), and only then does the cleanup drop the databases.
+ */
+export class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
+export const interruption = new AbortController();
+
+export function stopIfInterrupted(): void {
+  interruption.signal.throwIfAborted();
+}
+
+/** A whole-number flag, at least `min`; `fallback` when absent. */
+export function intOption(
+  text: string | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`${flag} takes a whole number of at least ${min}, not "${text}".`);
+  }
+  return value;
+}
