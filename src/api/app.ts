@@ -11,6 +11,10 @@ import { GroupService } from '../groups/service.js';
 import { authStrategyFor, authenticate } from './auth.js';
 import { acceptJsonBodies } from './bodies.js';
 import { renderFaults } from './faults.js';
+import { configuredDefaults } from '../quotas/resources.js';
+import { QuotaService } from '../quotas/service.js';
+import { limitRoutes } from './routes/limits.js';
+import { quotaSetRoutes } from './routes/quota-sets.js';
 import { serverGroupRoutes } from './routes/server-groups.js';
 import { negotiateVersions } from './versioning.js';
 
@@ -29,6 +33,7 @@ export interface AppOptions {
 export function buildApp(options: AppOptions): FastifyInstance {
   const strategy = authStrategyFor(options.config);
   const groups = options.groups ?? GroupService.fromConfig(options.config);
+  const quotas = new QuotaService(groups.api, groups, configuredDefaults(options.config));
   const app = Fastify({
     logger: options.logger
       ? { level: options.config.values.DEFAULT.debug ? 'debug' : 'info' }
@@ -76,9 +81,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
         acceptJsonBodies(scope);
         serverGroupRoutes(scope, {
           groups,
+          quotas,
           maxLimit: options.config.values.api.max_limit,
-          serverGroupQuota: options.config.values.quota.server_groups,
         });
+        quotaSetRoutes(scope, quotas);
+        limitRoutes(scope, quotas);
         done();
       } catch (error) {
         done(error instanceof Error ? error : new Error(String(error)));

@@ -126,7 +126,50 @@ export const OPTIONS = {
     ),
     cell_concurrency: option(integer(1, 1024), 16, 'Cells asked at once by one read.'),
   },
+  // Nova's [quota] defaults. Only the two server-group quotas are enforced
+  // here; the others are kept and shown (os-quota-sets, /limits) so that
+  // clients see the quota set they expect.
   quota: {
+    instances: option(
+      integer(-1),
+      10,
+      'Instances per project (-1: unlimited); shown, not enforced here.',
+    ),
+    cores: option(
+      integer(-1),
+      20,
+      'Instance cores per project (-1: unlimited); shown, not enforced here.',
+    ),
+    ram: option(
+      integer(-1),
+      51200,
+      'MiB of instance RAM per project (-1: unlimited); shown, not enforced here.',
+    ),
+    metadata_items: option(
+      integer(-1),
+      128,
+      'Metadata items per instance (-1: unlimited); shown, not enforced here.',
+    ),
+    injected_files: option(
+      integer(-1),
+      5,
+      'Injected files per instance (-1: unlimited); shown, not enforced here.',
+    ),
+    injected_file_content_bytes: option(
+      integer(-1),
+      10240,
+      'Bytes per injected file (-1: unlimited); shown, not enforced here.',
+    ),
+    injected_file_path_bytes: option(
+      integer(-1),
+      255,
+      'Bytes per injected file path (-1: unlimited); shown, not enforced here.',
+    ),
+    key_pairs: option(
+      integer(-1),
+      100,
+      'Key pairs per user (-1: unlimited); shown, not enforced here.',
+    ),
     server_groups: option(integer(-1), 10, 'Server groups per project (-1: unlimited).'),
     server_group_members: option(integer(-1), 10, 'Servers per server group (-1: unlimited).'),
   },

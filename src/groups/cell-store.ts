@@ -151,6 +151,20 @@ export async function liveUuidsInCell(db: Db, filter: GroupFilter): Promise<stri
   return (await query.execute()).map((r) => r.uuid);
 }
 
+/** The live groups of a project, with the user that owns each (a quota counts both). */
+export async function liveOwnersInCell(
+  db: Db,
+  projectId: string,
+): Promise<{ uuid: string; userId: string | null }[]> {
+  const rows = await db
+    .selectFrom('instance_groups')
+    .select(['uuid', 'user_id'])
+    .where('deleted', '=', 0)
+    .where('project_id', '=', projectId)
+    .execute();
+  return rows.map((r) => ({ uuid: r.uuid, userId: r.user_id }));
+}
+
 /**
  * The live cell copy's row, locked until the transaction ends: the lock a
  * writer and the online migration both take on a cell copy.

@@ -32,12 +32,17 @@ import { liveMembers, type LiveMember } from './hosts.js';
 import { GroupLocator, lookupByUuid, type Located, type Lookup } from './locate.js';
 import { listMerged, type MergedList, type Page } from './merge.js';
 
+/** Whether a count passes a limit (-1: unlimited). */
+const exceeds = (count: number, limit: number) => limit >= 0 && count > limit;
+
 const UUID_LIKE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
-/** A project's limit on groups, and what to say when a create would pass it. */
+/** The limits on groups a create must respect, and what to say when it would pass one. */
 export interface GroupQuota {
-  /** -1: unlimited. */
-  readonly limit: number;
+  /** Groups of the project (-1: unlimited). */
+  readonly project: number;
+  /** Groups of the creating user within the project (-1: unlimited). */
+  readonly user: number;
   readonly message: string;
 }
 
@@ -246,24 +251,34 @@ export class GroupService {
     };
     const { quota } = options;
     const projectId = row.projectId ?? ctx.projectId;
+    const userId = row.userId ?? ctx.userId;
+    const limited = quota !== undefined && (quota.project >= 0 || quota.user >= 0);
     // Groups not yet migrated count too; cells only ever lose live groups, so reading them first is safe.
-    const inCells =
-      quota === undefined || quota.limit < 0 ? [] : await this.liveUuidsInCells(projectId);
+    const inCells = limited ? await this.liveOwnersInCells(projectId) : [];
     try {
       await withRetry(this.api, () =>
         this.api.db
           .transaction()
-          // NOTE: the count and the insert are one serializable transaction, so
+          // NOTE: the counts and the insert are one serializable transaction, so
           // of creates racing for a project's last group exactly one commits;
           // the others fail to serialize, are retried, and see it counted.
-          .setIsolationLevel(quota === undefined ? 'read committed' : 'serializable')
+          .setIsolationLevel(limited ? 'serializable' : 'read committed')
           .execute(async (tx) => {
-            if (quota !== undefined && quota.limit >= 0) {
-              const used =
-                (await apiStore.countInApi(tx, { projectId })) +
-                inCells.length -
-                (await apiStore.uuidsInApi(tx, inCells)).size;
-              if (used + 1 > quota.limit) throw new QuotaExceeded(quota.message);
+            if (quota !== undefined && limited) {
+              const moved = await apiStore.uuidsInApi(
+                tx,
+                inCells.map((g) => g.uuid),
+              );
+              const onlyInCells = inCells.filter((g) => !moved.has(g.uuid));
+              const [ofProject, ofUser] = await Promise.all([
+                apiStore.countInApi(tx, { projectId }),
+                apiStore.countInApi(tx, { projectId, userId }),
+              ]);
+              const projectUsed = ofProject + onlyInCells.length;
+              const userUsed = ofUser + onlyInCells.filter((g) => g.userId === userId).length;
+              if (exceeds(projectUsed + 1, quota.project) || exceeds(userUsed + 1, quota.user)) {
+                throw new QuotaExceeded(quota.message);
+              }
             }
             await apiStore.insertInApi(tx, this.api.engine, row);
           }),
@@ -275,11 +290,13 @@ export class GroupService {
     return this.get(ctx, uuid);
   }
 
-  /** The live groups of a project in the cells; a cell that does not answer makes the count unknowable. */
-  private async liveUuidsInCells(projectId: string): Promise<string[]> {
+  /** The live groups of a project in the cells, with their users; a cell that does not answer makes the count unknowable. */
+  private async liveOwnersInCells(
+    projectId: string,
+  ): Promise<{ uuid: string; userId: string | null }[]> {
     const { answers, unavailable } = await fanOut(
       await this.cells.cells(),
-      (cell) => cellStore.liveUuidsInCell(cell.database.db, { projectId }),
+      (cell) => cellStore.liveOwnersInCell(cell.database.db, projectId),
       this.fan,
     );
     const [down] = unavailable;
@@ -289,7 +306,8 @@ export class GroupService {
         `${down.reason}; cannot count the groups of project ${projectId} there`,
       );
     }
-    return [...new Set(answers.flatMap((a) => a.value))];
+    const byUuid = new Map(answers.flatMap((a) => a.value).map((g) => [g.uuid, g]));
+    return [...byUuid.values()];
   }
 
   private async refuseIfInCell(uuid: string): Promise<void> {

@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { QuotaService } from '../../quotas/service.js';
+import { queryOf, refuseUnknownParams } from '../query.js';
 import type { GroupService } from '../../groups/service.js';
 import type { InstanceGroup } from '../../groups/group.js';
 import { InvalidInput } from '../../errors.js';
@@ -7,12 +9,11 @@ import { compileSchema } from '../validation.js';
 import type { ApiVersion } from '../microversion.js';
 import { serverGroupView } from '../views/server-groups.js';
 
-/** What the routes need beyond the request: the data layer, `[api] max_limit`, `[quota]`. */
+/** What the routes need beyond the request: the data layer, `[api] max_limit`, the quotas. */
 export interface ServerGroupDeps {
   readonly groups: GroupService;
+  readonly quotas: QuotaService;
   readonly maxLimit: number;
-  /** `[quota] server_groups`: groups per project (-1: unlimited). */
-  readonly serverGroupQuota: number;
 }
 
 const validateCreate = {
@@ -43,16 +44,6 @@ function createRequest(body: unknown, version: ApiVersion): CreateBody['server_g
 
 const NON_NEGATIVE = /^[0-9]*$/;
 
-/** The query string as Nova's validator sees it: every value of every key. */
-function queryOf(request: FastifyRequest): Map<string, string[]> {
-  const query = new Map<string, string[]>();
-  const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
-  for (const [key, value] of new URLSearchParams(raw)) {
-    query.set(key, [...(query.get(key) ?? []), value]);
-  }
-  return query;
-}
-
 /**
  * limit, offset and all_projects, checked as Nova's query schema does
  * (same messages); from 2.75 no other parameter is accepted. Nova reads
@@ -76,16 +67,7 @@ function listParams(
     if (last === '') throw new InvalidInput(`${name} param must be an integer`);
     return Number.parseInt(last, 10);
   };
-  if (version.atLeast('2.75')) {
-    const unknown = [...query.keys()].filter(
-      (k) => !['all_projects', 'limit', 'offset'].includes(k),
-    );
-    if (unknown.length > 0) {
-      throw new InvalidInput(
-        `Additional properties are not allowed (${unknown.map((k) => `'${k}'`).join(', ')} ${unknown.length === 1 ? 'was' : 'were'} unexpected)`,
-      );
-    }
-  }
+  refuseUnknownParams(query, ['all_projects', 'limit', 'offset'], version);
   return {
     limit: number('limit'),
     offset: number('offset') ?? 0,
@@ -103,11 +85,6 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
     return page.map((g) => serverGroupView(g, members.get(g.uuid) ?? [], request.apiVersion));
   };
 
-  const quota = {
-    limit: deps.serverGroupQuota,
-    message: 'Quota exceeded, too many server groups.',
-  };
-
   for (const prefix of ['', '/:project_id']) {
     scope.post(`${prefix}/os-server-groups`, async (request) => {
       const input = createRequest(request.body, request.apiVersion);
@@ -119,11 +96,13 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
       if (policy !== 'anti-affinity' && Object.keys(rules).length > 0) {
         throw new InvalidInput('Only anti-affinity policy supports rules.');
       }
+      const { context } = request;
+      const limits = await deps.quotas.serverGroupLimits(context.projectId, context.userId);
       // Counted over the API database and the cells, and serialized with the insert (see create).
       const group = await groups.create(
-        request.context,
+        context,
         { name: input.name, policy, rules },
-        { quota },
+        { quota: { ...limits, message: 'Quota exceeded, too many server groups.' } },
       );
       return { server_group: serverGroupView(group, [], request.apiVersion) };
     });

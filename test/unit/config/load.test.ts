@@ -25,7 +25,11 @@ describe('loadConfig', () => {
     expect(config.values.DEFAULT.osapi_compute_listen_port).toBe(8774);
     expect(config.values.DEFAULT.osapi_compute_workers).toBe(1);
     expect(config.values.api.max_limit).toBe(1000);
-    expect(config.values.quota).toEqual({ server_groups: 10, server_group_members: 10 });
+    expect(config.values.quota).toMatchObject({
+      server_groups: 10,
+      server_group_members: 10,
+      cores: 20,
+    });
     expect(config.values.cellgroups).toEqual({ cell_timeout: 10, cell_concurrency: 16 });
   });
 
@@ -43,7 +47,11 @@ describe('loadConfig', () => {
     const config = loadConfig({ cwd: dir, env: {}, files: [a, b] });
     expect(config.values.DEFAULT.osapi_compute_listen_port).toBe(9000);
     expect(config.values.DEFAULT.osapi_compute_workers).toBe(4);
-    expect(config.values.quota).toEqual({ server_groups: -1, server_group_members: 7 });
+    expect(config.values.quota).toMatchObject({
+      server_groups: -1,
+      server_group_members: 7,
+      cores: 20,
+    });
     expect(config.values.api).toEqual({ max_limit: 50, auth_strategy: 'keystone' });
     expect(config.apiDatabaseUrl).toBe('postgresql://nova:s;e#c@127.0.0.1/nova_api');
     expect(config.cellDatabaseUrl).toBe('mysql+pymysql://nova:x@127.0.0.1/nova?charset=utf8');

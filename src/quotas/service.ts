@@ -1,0 +1,164 @@
+import type { Database } from '../db/connection.js';
+import type { ApiDatabase } from '../db/schema/api.js';
+import { CellUnavailable, InvalidInput } from '../errors.js';
+import type { GroupService } from '../groups/service.js';
+import { QUOTA_RESOURCES, unlimited, type QuotaLimits, type QuotaResource } from './resources.js';
+import * as store from './store.js';
+import type { LimitRows, QuotaOwner } from './store.js';
+
+/** One resource of a detailed quota set. `reserved` is always 0: there are no reservations. */
+export interface QuotaDetail {
+  readonly limit: number;
+  readonly in_use: number;
+  readonly reserved: number;
+}
+
+/** The server-group limits a create must respect: the project's, and the user's within it. */
+export interface ServerGroupLimits {
+  readonly project: number;
+  readonly user: number;
+}
+
+/** Nova's sum and difference of limits, where anything below 0 is unlimited (-1). */
+const plus = (a: number, b: number) => (unlimited(a) || unlimited(b) ? -1 : a + b);
+const minus = (a: number, b: number) => (unlimited(a) || unlimited(b) ? -1 : a - b);
+const finite = (limit: number) => (unlimited(limit) ? Infinity : limit);
+
+/**
+ * Quota limits and usage, with Nova's precedence: a user's own limit, else
+ * the project's, else the `default` quota class, else `[quota]` in the
+ * configuration. Usage of `server_groups` is counted over the API database
+ * and the cells (a group not yet migrated counts); Nova counts nothing else
+ * in_use here either for `server_group_members` (it is per group), and the
+ * other resources are not this system's, so they are in use 0.
+ */
+export class QuotaService {
+  constructor(
+    private readonly api: Database<ApiDatabase>,
+    private readonly groups: GroupService,
+    private readonly configured: QuotaLimits,
+  ) {}
+
+  async defaults(): Promise<QuotaLimits> {
+    return { ...this.configured, ...(await store.defaultClassLimits(this.api.db)) };
+  }
+
+  /** The limits that apply to a project, or to one user in it. */
+  async limits(owner: QuotaOwner): Promise<QuotaLimits> {
+    const [defaults, project, user] = await Promise.all([
+      this.defaults(),
+      store.projectLimits(this.api.db, owner.projectId),
+      owner.userId === undefined
+        ? {}
+        : store.userLimits(this.api.db, owner.projectId, owner.userId),
+    ]);
+    return { ...defaults, ...project, ...user };
+  }
+
+  /** The limits a new group of `userId` in `projectId` must fit in. */
+  async serverGroupLimits(projectId: string, userId: string): Promise<ServerGroupLimits> {
+    const [defaults, project, user] = await Promise.all([
+      this.defaults(),
+      store.projectLimits(this.api.db, projectId),
+      store.userLimits(this.api.db, projectId, userId),
+    ]);
+    const projectLimit = project.server_groups ?? defaults.server_groups;
+    return { project: projectLimit, user: user.server_groups ?? projectLimit };
+  }
+
+  /** Limits with usage, per resource (os-quota-sets detail, /limits). */
+  async detail(owner: QuotaOwner): Promise<Record<QuotaResource, QuotaDetail>> {
+    const [limits, inUse] = await Promise.all([this.limits(owner), this.inUse(owner, false)]);
+    const detail = {} as Record<QuotaResource, QuotaDetail>;
+    for (const resource of QUOTA_RESOURCES) {
+      detail[resource] = { limit: limits[resource], in_use: inUse[resource], reserved: 0 };
+    }
+    return detail;
+  }
+
+  /**
+   * Sets limits, refusing (unless `force`) any below what is in use, or,
+   * for a user, above what the project has left to give; for a project,
+   * below what its users were already given. Values below -1 are refused
+   * even with `force` (Nova would store them as another way of saying
+   * unlimited).
+   */
+  async update(owner: QuotaOwner, requested: LimitRows, force: boolean): Promise<QuotaLimits> {
+    for (const [resource, limit] of Object.entries(requested)) {
+      if (limit < -1) {
+        throw new InvalidInput(
+          `Quota limit ${limit} for ${resource} must be greater than or equal to -1.`,
+        );
+      }
+    }
+    if (!force) {
+      const settable = await this.settable(owner);
+      for (const [resource, limit] of Object.entries(requested) as [QuotaResource, number][]) {
+        const { minimum, maximum } = settable[resource];
+        if (finite(limit) < finite(minimum)) {
+          throw new InvalidInput(
+            `Quota limit ${limit} for ${resource} must be greater than or equal to already used and reserved ${minimum}.`,
+          );
+        }
+        if (finite(limit) > finite(maximum)) {
+          throw new InvalidInput(
+            `Quota limit ${limit} for ${resource} must be less than or equal to ${maximum}.`,
+          );
+        }
+      }
+    }
+    await store.setLimits(this.api, owner, requested);
+    return this.limits(owner);
+  }
+
+  /** Back to the defaults (os-quota-sets delete). */
+  async reset(owner: QuotaOwner): Promise<void> {
+    await store.deleteLimits(this.api, owner);
+  }
+
+  /** The range each limit may be set to (Nova's get_settable_quotas). */
+  private async settable(
+    owner: QuotaOwner,
+  ): Promise<Record<QuotaResource, { minimum: number; maximum: number }>> {
+    const [projectLimits, given, inUse] = await Promise.all([
+      this.limits({ projectId: owner.projectId }),
+      store.limitsGivenToUsers(this.api.db, owner.projectId),
+      this.inUse(owner, true),
+    ]);
+    const ownOfUser =
+      owner.userId === undefined
+        ? {}
+        : await store.userLimits(this.api.db, owner.projectId, owner.userId);
+    const settable = {} as Record<QuotaResource, { minimum: number; maximum: number }>;
+    for (const resource of QUOTA_RESOURCES) {
+      const limit = projectLimits[resource];
+      // Nova's "remains": the project's limit less what its users were given (a plain difference).
+      const remains = limit - (given[resource] ?? 0);
+      settable[resource] =
+        owner.userId === undefined
+          ? { minimum: Math.max(minus(limit, remains), inUse[resource]), maximum: -1 }
+          : { minimum: inUse[resource], maximum: plus(remains, ownOfUser[resource] ?? 0) };
+    }
+    return settable;
+  }
+
+  /**
+   * Usage per resource. `strict`: a cell that does not answer makes the
+   * count unknowable, which a limit check cannot accept; a display shows
+   * what the answering databases hold.
+   */
+  private async inUse(owner: QuotaOwner, strict: boolean): Promise<Record<QuotaResource, number>> {
+    const { count, unavailable } = await this.groups.countGroups(owner);
+    const [down] = unavailable;
+    if (strict && down) {
+      throw new CellUnavailable(
+        down.name ?? down.uuid,
+        `${down.reason}; cannot count the groups of project ${owner.projectId} there`,
+      );
+    }
+    const inUse = {} as Record<QuotaResource, number>;
+    for (const resource of QUOTA_RESOURCES) inUse[resource] = 0;
+    inUse.server_groups = count;
+    return inUse;
+  }
+}
