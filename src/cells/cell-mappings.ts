@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../db/connection.js';
 import { dbFailure } from '../db/connection.js';
+import { withRetry } from '../db/retry.js';
 import type { ApiDatabase, CellMappingsTable } from '../db/schema/api.js';
 import { CellExists, CellNotFound, InvalidInput } from '../errors.js';
 
@@ -61,7 +62,8 @@ export class CellMappings {
 
   private async run<T>(doing: string, work: () => Promise<T>): Promise<T> {
     try {
-      return await work();
+      // A deadlock (or a Galera certification conflict) rolled the whole work back: run it again.
+      return await withRetry(this.api, work);
     } catch (error) {
       if (error instanceof CellNotFound || error instanceof CellExists) throw error;
       throw dbFailure(this.api, doing, error);

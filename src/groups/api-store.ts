@@ -106,6 +106,20 @@ export async function lockInApi(
     .executeTakeFirst();
 }
 
+/**
+ * Marks the locked group row as written. On a multi-writer cluster the
+ * lock holds only on its own node; writing the row makes any two writers
+ * of one group conflict at certification, so one of them is retried and
+ * they apply in some serial order, as the lock gives on one server.
+ */
+export async function touchInApi(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable('instance_groups')
+    .set({ updated_at: new Date() })
+    .where('id', '=', id)
+    .execute();
+}
+
 /** A group row held by a writer's lock: its id, and its project (for the access check). */
 export interface LockedGroup {
   readonly id: number;

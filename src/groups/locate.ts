@@ -7,7 +7,7 @@ import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import type { RequestContext } from '../context.js';
 import { CellUnavailable, DbError, GroupNotFound } from '../errors.js';
-import { getByUuidInApi, lockInApi, uuidsInApi } from './api-store.js';
+import { getByUuidInApi, lockInApi, touchInApi, uuidsInApi } from './api-store.js';
 import { getByUuidInCell, lockInCell, touchInCell, type CellRef } from './cell-store.js';
 import type { InstanceGroup } from './group.js';
 
@@ -110,6 +110,7 @@ export class GroupLocator {
           const locked = await lockInApi(tx, this.api.engine, uuid);
           if (locked === undefined) return MOVED;
           allowed(locked.project_id);
+          await touchInApi(tx, locked.id);
           return { value: await write.api(tx, locked.id) };
         }),
       );

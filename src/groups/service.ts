@@ -19,6 +19,7 @@ import {
   InvalidInput,
   QuotaExceeded,
 } from '../errors.js';
+import { writeFence } from '../quotas/store.js';
 import * as apiStore from './api-store.js';
 import * as cellStore from './cell-store.js';
 import {
@@ -261,10 +262,12 @@ export class GroupService {
           .transaction()
           // NOTE: the counts and the insert are one serializable transaction, so
           // of creates racing for a project's last group exactly one commits;
-          // the others fail to serialize, are retried, and see it counted.
+          // the others fail to serialize, are retried, and see it counted. The
+          // fence row makes that hold across the nodes of a Galera cluster too.
           .setIsolationLevel(limited ? 'serializable' : 'read committed')
           .execute(async (tx) => {
             if (quota !== undefined && limited) {
+              await writeFence(tx, this.api.engine, projectId, 'server_groups');
               const moved = await apiStore.uuidsInApi(
                 tx,
                 inCells.map((g) => g.uuid),

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/connection.js';
+import type { Engine } from '../db/dialects/index.js';
 import { withRetry } from '../db/retry.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import { isQuotaResource, type QuotaResource } from './resources.js';
@@ -137,12 +138,43 @@ export async function deleteLimits(
   owner: QuotaOwner,
 ): Promise<void> {
   const { projectId, userId } = owner;
-  await database.db.transaction().execute(async (tx) => {
-    let users = tx.deleteFrom('project_user_quotas').where('project_id', '=', projectId);
-    if (userId !== undefined) users = users.where('user_id', '=', userId);
-    await users.execute();
-    if (userId === undefined) {
-      await tx.deleteFrom('quotas').where('project_id', '=', projectId).execute();
-    }
-  });
+  await withRetry(database, () =>
+    database.db.transaction().execute(async (tx) => {
+      let users = tx.deleteFrom('project_user_quotas').where('project_id', '=', projectId);
+      if (userId !== undefined) users = users.where('user_id', '=', userId);
+      await users.execute();
+      if (userId === undefined) {
+        await tx.deleteFrom('quotas').where('project_id', '=', projectId).execute();
+      }
+    }),
+  );
+}
+
+/**
+ * Writes the fence row of a project's resource, inside the transaction
+ * that counts the resource and adds to it: racing ones then write the same
+ * row, which even a multi-writer cluster sees as a conflict (see
+ * migrations/api/002-quota-fences.ts).
+ */
+export async function writeFence(
+  tx: Db,
+  engine: Engine,
+  projectId: string,
+  resource: QuotaResource,
+): Promise<void> {
+  const now = new Date();
+  await engine
+    .ignoreDuplicates(
+      tx
+        .insertInto('quota_fences')
+        .values({ project_id: projectId, resource, generation: 0, created_at: now }),
+      ['project_id', 'resource'],
+    )
+    .execute();
+  await tx
+    .updateTable('quota_fences')
+    .set((eb) => ({ generation: eb('generation', '+', 1), updated_at: now }))
+    .where('project_id', '=', projectId)
+    .where('resource', '=', resource)
+    .execute();
 }

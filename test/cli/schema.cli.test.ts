@@ -14,21 +14,21 @@ forEachEngine((engine) => {
     });
     const manage = (...args: string[]) => runManage([...d.args, ...args]);
 
-    it('api_db: version 0, sync, version 1, re-sync does nothing', async () => {
+    it('api_db: version 0, sync, version 2, re-sync does nothing', async () => {
       expect(await manage('api_db', 'version')).toMatchObject({ code: 0, stdout: '0\n' });
       const sync = await manage('api_db', 'sync');
       expect(sync.code).toBe(0);
       expect(sync.stdout).toMatch(
-        /^API database .*: schema synced from version 0 to 1: applied 1 \(initial\)\.\n$/,
+        /^API database .*: schema synced from version 0 to 2: applied 1 \(initial\), 2 \(quota-fences\)\.\n$/,
       );
-      expect(await manage('api_db', 'version')).toMatchObject({ code: 0, stdout: '1\n' });
+      expect(await manage('api_db', 'version')).toMatchObject({ code: 0, stdout: '2\n' });
       expect(JSON.parse((await manage('api_db', 'version', '--format', 'json')).stdout)).toEqual({
-        version: 1,
-        latest: 1,
+        version: 2,
+        latest: 2,
       });
-      const again = await manage('api_db', 'sync', '1');
+      const again = await manage('api_db', 'sync', '2');
       expect(again).toMatchObject({ code: 0 });
-      expect(again.stdout).toMatch(/schema already at version 1\.\n$/);
+      expect(again.stdout).toMatch(/schema already at version 2\.\n$/);
     });
 
     it('api_db sync refuses a bad, unknown or lower version', async () => {
@@ -47,7 +47,7 @@ forEachEngine((engine) => {
       const [a, b] = await Promise.all([manage('api_db', 'sync'), manage('api_db', 'sync')]);
       expect([a.code, b.code, a.stderr, b.stderr], JSON.stringify([a, b])).toEqual([0, 0, '', '']);
       expect([a.stdout, b.stdout].filter((s) => s.includes('applied 1'))).toHaveLength(1);
-      expect((await manage('api_db', 'version')).stdout).toBe('1\n');
+      expect((await manage('api_db', 'version')).stdout).toBe('2\n');
     });
 
     it('db sync without cell0 warns, syncs the local cell, and db version reads it back', async () => {

@@ -33,7 +33,7 @@ describe('cellgroups-api --bootstrap (npm start)', () => {
     });
 
     expect(stdout).toContain(`cellgroups data directory: ${path.join(dir, 'data')}`);
-    expect(stdout).toMatch(/API database\s+sqlite:\/\/\/.*nova_api\.sqlite \(schema version 1\)/);
+    expect(stdout).toMatch(/API database\s+sqlite:\/\/\/.*nova_api\.sqlite \(schema version 2\)/);
     expect(stdout).toMatch(/cell0\s+sqlite:\/\/\/.*nova_cell0\.sqlite \(schema version 2\)/);
     expect(stdout).toMatch(/cell1\s+sqlite:\/\/\/.*nova\.sqlite \(schema version 2\)/);
     for (const file of ['nova_api.sqlite', 'nova.sqlite', 'nova_cell0.sqlite']) {

@@ -93,7 +93,7 @@ forEachEngine((engine) => {
         'Failure',
       ]);
       expect(json.checks[1]?.details).toBe(
-        "The API database is at schema version 0, this cellgroups needs 1: run 'cellgroups-manage api_db sync'.",
+        "The API database is at schema version 0, this cellgroups needs 2: run 'cellgroups-manage api_db sync'.",
       );
       for (const c of [json.checks[0], json.checks[2], json.checks[3]]) {
         expect(c?.details).toMatch(noSchema);
@@ -348,13 +348,13 @@ describe('manage status upgrade check, without a database', () => {
     // Expected values are Python 3.11's output for the same calls.
     expect(
       wrapText(
-        "The API database is at schema version 0, this cellgroups needs 1: run 'cellgroups-manage api_db sync'.",
+        "The API database is at schema version 0, this cellgroups needs 2: run 'cellgroups-manage api_db sync'.",
         60,
         '  ',
       ),
     ).toEqual([
       'The API database is at schema version 0, this cellgroups',
-      "  needs 1: run 'cellgroups-manage api_db sync'.",
+      "  needs 2: run 'cellgroups-manage api_db sync'.",
     ]);
     expect(
       wrapText(

@@ -124,6 +124,17 @@ const API: Expected = {
     indexes: { quota_classes_class_name_idx: 'index(class_name)' },
     foreignKeys: [],
   },
+  quota_fences: {
+    columns: {
+      id: 'integer',
+      project_id: 'varchar',
+      resource: 'varchar',
+      generation: 'integer',
+      ...TIMESTAMPS,
+    },
+    indexes: { uniq_quota_fences0project_id0resource: 'unique(project_id,resource)' },
+    foreignKeys: [],
+  },
 };
 
 const CELL: Expected = {
@@ -260,7 +271,7 @@ forEachEngine((engine) => {
     it('second sync does no harm', async () => {
       await syncSchema(database, 'api');
       const again = await syncSchema(database, 'api');
-      expect(again).toEqual({ from: 1, to: 1, applied: [] });
+      expect(again).toEqual({ from: 2, to: 2, applied: [] });
     });
 
     it('refuses a downgrade and an unknown version', async () => {

@@ -1,4 +1,4 @@
-import { MysqlDialect, sql } from 'kysely';
+import { CompiledQuery, MysqlDialect, sql, type DatabaseConnection } from 'kysely';
 import {
   createConnection,
   createPool,
@@ -70,6 +70,22 @@ async function onServer(target: ServerTarget, pool: PoolOptions, statement: stri
   }
 }
 
+/**
+ * On a Galera node, makes every read of the session wait until the node has
+ * applied what the cluster committed before it (`wsrep_sync_wait = 1`, what
+ * oslo.db's `mysql_wsrep_sync_wait` sets). Without it a writer on node 2 can
+ * miss a group the migration committed on node 1 a moment earlier, and
+ * write to a cell copy that was already moved. Other servers are left alone.
+ */
+async function causalReadsOnGalera(connection: DatabaseConnection): Promise<void> {
+  const { rows } = await connection.executeQuery<{ Value?: string }>(
+    CompiledQuery.raw("SHOW VARIABLES LIKE 'wsrep_on'"),
+  );
+  if (rows[0]?.Value === 'ON') {
+    await connection.executeQuery(CompiledQuery.raw('SET SESSION wsrep_sync_wait = 1'));
+  }
+}
+
 const quoteIdent = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 export const mysqlEngine: Engine = {
@@ -87,7 +103,7 @@ export const mysqlEngine: Engine = {
       connectionLimit: pool.maxConnections,
       maxIdle: pool.maxConnections,
     };
-    return new MysqlDialect({ pool: createPool(options) });
+    return new MysqlDialect({ pool: createPool(options), onCreateConnection: causalReadsOnGalera });
   },
 
   addIdColumn: (table) => table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement()),

@@ -3,6 +3,7 @@ import { SchemaError, UpgradeBlocked, describeError } from '../../errors.js';
 import type { Database } from '../connection.js';
 import { dbFailure } from '../connection.js';
 import { initial as apiInitial } from './api/001-initial.js';
+import { quotaFences } from './api/002-quota-fences.js';
 import { initial as cellInitial } from './cell/001-initial.js';
 import { instanceGroupsMoved } from './cell/002-instance-groups-moved.js';
 import type { SchemaMigration } from './migration.js';
@@ -11,7 +12,7 @@ import type { SchemaMigration } from './migration.js';
 export type SchemaKind = 'api' | 'cell';
 
 const MIGRATIONS: Readonly<Record<SchemaKind, readonly SchemaMigration[]>> = {
-  api: [apiInitial],
+  api: [apiInitial, quotaFences],
   cell: [cellInitial, instanceGroupsMoved],
 };
 

@@ -1,3 +1,4 @@
+import type { ColumnType } from 'kysely';
 import type { Bool, Id, Timestamps } from './columns.js';
 
 /**
@@ -13,6 +14,7 @@ export interface ApiDatabase {
   quotas: QuotasTable;
   project_user_quotas: ProjectUserQuotasTable;
   quota_classes: QuotaClassesTable;
+  quota_fences: QuotaFencesTable;
 }
 
 /** The registry of cells; cell0 has the all-zero uuid. */
@@ -77,4 +79,12 @@ export interface QuotaClassesTable extends Timestamps {
   class_name: string | null;
   resource: string | null;
   hard_limit: number | null;
+}
+
+/** Written by every count-then-add of a quota, so that racing ones conflict (see 002-quota-fences). */
+export interface QuotaFencesTable extends Timestamps {
+  id: Id;
+  project_id: string;
+  resource: string;
+  generation: ColumnType<number, number | undefined, number>;
 }
