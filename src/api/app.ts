@@ -11,6 +11,7 @@ import { GroupService } from '../groups/service.js';
 import { authStrategyFor, authenticate } from './auth.js';
 import { acceptJsonBodies } from './bodies.js';
 import { renderFaults } from './faults.js';
+import { checkPathProject } from './path-project.js';
 import { configuredDefaults } from '../quotas/resources.js';
 import { QuotaService } from '../quotas/service.js';
 import { limitRoutes } from './routes/limits.js';
@@ -79,6 +80,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         negotiateVersions(scope);
         versionV21Routes(scope);
         acceptJsonBodies(scope);
+        checkPathProject(scope);
         serverGroupRoutes(scope, {
           groups,
           quotas,

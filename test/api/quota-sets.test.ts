@@ -317,6 +317,28 @@ forEachEngine((engine) => {
       );
     });
 
+    it('a path naming another project than the token is refused, admins included, as in Nova', async () => {
+      for (const [method, url, token] of [
+        ['GET', '/p-path/os-server-groups', 'u1:elsewhere'],
+        ['GET', '/p-path/limits', 'admin:admin'],
+        ['PUT', '/p-path/os-quota-sets/p-path', 'admin:admin'],
+      ] as const) {
+        const answer = await call(method, url, token, {
+          ...(method === 'PUT' ? { body: { quota_set: { server_groups: 1 } } } : {}),
+        });
+        const project = token.split(':')[1] ?? '';
+        expect(answer.json(), url).toEqual(
+          fault(
+            400,
+            'badRequest',
+            `Malformed request URL: URL's project_id 'p-path' doesn't match Context's project_id '${project}'`,
+          ),
+        );
+      }
+      const own = await call('GET', '/p-path/os-quota-sets/p-path', 'u1:p-path');
+      expect(own.statusCode).toBe(200);
+    });
+
     it('the default quota class, where an operator set one, comes before [quota]', async () => {
       await cloud.api.db
         .insertInto('quota_classes')
