@@ -1,38 +1,13 @@
-import { spawn } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
-import { requestContext } from '../../src/context.js';
+import { afterEach, describe, it } from 'vitest';
 import { GroupService } from '../../src/groups/service.js';
-import { MANAGE } from '../support/cli.js';
 import { forEachServerEngine } from '../support/engines.js';
-import { insertLegacyGroups } from '../support/legacy.js';
-import {
-  apiGroups,
-  createMigrationCloud,
-  liveCellRows,
-  runSeed,
-  seededRandom,
-  type MigrationCloud,
-} from '../support/migration-cloud.js';
+import { createMigrationCloud, runSeed, type MigrationCloud } from '../support/migration-cloud.js';
+import { raceTheMigration } from '../support/race.js';
 
 const ROUNDS = 4;
 const WRITERS = 4;
-const GROUPS_PER_CELL = 60;
 
-/** What the writers were told succeeded, group by group: the state each group must end in. */
-interface Model {
-  name: string;
-  projectId: string;
-  members: Set<string>;
-  deleted: boolean;
-}
-
-/**
- * Writers add and remove members, rename, delete and create while the real
- * CLI moves the groups they write to, in small batches. Each group has one
- * writer, so the state a group must end in is its writer's log of the
- * calls that returned success. Any lost write (a change made to a cell
- * copy after it was copied) or resurrected group shows up as a difference.
- */
+/** Writers racing the real CLI's migration on one server (see support/race.ts). */
 forEachServerEngine((engine) => {
   describe('writers racing the online migration', () => {
     let cloud: MigrationCloud;
@@ -43,138 +18,23 @@ forEachServerEngine((engine) => {
     it(`loses and resurrects nothing over ${ROUNDS} seeded rounds`, async () => {
       const seed = runSeed();
       console.log(`race on ${engine.label}: CELLGROUPS_TEST_SEED=${seed}`);
-      const random = seededRandom(seed);
-      const pick = <T>(items: readonly T[]): T | undefined =>
-        items[Math.floor(random() * items.length)];
       cloud = await createMigrationCloud(engine);
       const service = GroupService.open(cloud.deployment.api.url, {
         cells: { mappingsTtlMs: 0 },
       });
-      const model = new Map<string, Model>();
-      const stats = { writes: 0, onCellCopy: 0, onApiCopy: 0 };
       try {
-        for (let round = 0; round < ROUNDS; round++) {
-          // Legacy groups in both cells, dealt out to the writers.
-          const owned: string[][] = Array.from({ length: WRITERS }, () => []);
-          let n = 0;
-          for (const cell of cloud.cells) {
-            const groups = Array.from({ length: GROUPS_PER_CELL }, (_, i) => ({
-              name: `r${round}-${i}`,
-              projectId: `p${i % 2}`,
-              members: [`m${round}-${i}-0`, `m${round}-${i}-1`],
-            }));
-            const uuids = await insertLegacyGroups(cell.db, groups);
-            uuids.forEach((uuid, i) => {
-              const g = groups[i];
-              if (!g) return;
-              model.set(uuid, {
-                name: g.name,
-                projectId: g.projectId,
-                members: new Set(g.members),
-                deleted: false,
-              });
-              owned[n++ % WRITERS]?.push(uuid);
-            });
-          }
-
-          const migration = spawn(
-            process.execPath,
-            [
-              MANAGE,
-              ...cloud.deployment.args,
-              'db',
-              'online_data_migrations',
-              '--batch-size',
-              '6',
-              '--parallel',
-              '2',
-            ],
-            { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] },
-          );
-          let stderr = '';
-          migration.stderr.on('data', (chunk: Buffer) => {
-            stderr += chunk.toString();
-          });
-          let running = true;
-          const exited = new Promise<number | null>((resolve) => {
-            migration.on('exit', (code) => {
-              running = false;
-              resolve(code);
-            });
-          });
-
-          const writer = async (w: number) => {
-            const mine = owned[w] ?? [];
-            let serial = 0;
-            while (running) {
-              const uuid = pick(mine.filter((u) => !model.get(u)?.deleted));
-              const state = uuid === undefined ? undefined : model.get(uuid);
-              if (uuid === undefined || state === undefined) break;
-              const ctx = requestContext(`u${w}`, state.projectId);
-              const before = await service.get(ctx, uuid);
-              const dice = random();
-              if (dice < 0.35) {
-                const member = `w${w}-${round}-${serial++}`;
-                await service.addMembers(ctx, uuid, [member]);
-                state.members.add(member);
-              } else if (dice < 0.6) {
-                const member = pick([...state.members]);
-                if (member === undefined) continue;
-                await service.removeMembers(ctx, uuid, [member]);
-                state.members.delete(member);
-              } else if (dice < 0.8) {
-                const name = `w${w}-${round}-${serial++}`;
-                await service.save(ctx, uuid, { name });
-                state.name = name;
-              } else if (dice < 0.9) {
-                await service.destroy(ctx, uuid);
-                state.deleted = true;
-              } else {
-                const created = await service.create(ctx, {
-                  name: `new-${w}-${round}-${serial++}`,
-                  policy: 'affinity',
-                  members: [`c${w}-${round}-${serial}`],
-                });
-                model.set(created.uuid, {
-                  name: created.name ?? '',
-                  projectId: state.projectId,
-                  members: new Set(created.members),
-                  deleted: false,
-                });
-                mine.push(created.uuid);
-              }
-              stats.writes++;
-              if (before.location.kind === 'cell') stats.onCellCopy++;
-              else stats.onApiCopy++;
-            }
-          };
-          await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)));
-          expect(await exited, stderr).toBe(0);
-        }
-        // Whatever the last writes left in the cells moves now.
-        const last = await cloud.manage(['db', 'online_data_migrations']);
-        expect(last.code, last.stderr).toBe(0);
+        const stats = await raceTheMigration(cloud, {
+          rounds: ROUNDS,
+          groupsPerCell: 60,
+          writers: Array.from({ length: WRITERS }, () => service),
+          seed,
+        });
+        console.log(
+          `${engine.label}: ${stats.writes} writes (${stats.onCellCopy} found the group in a cell, ${stats.onApiCopy} in the API database)`,
+        );
       } finally {
         await service.close();
       }
-      console.log(
-        `${engine.label}: ${stats.writes} writes (${stats.onCellCopy} found the group in a cell, ${stats.onApiCopy} in the API database)`,
-      );
-      expect(stats.onCellCopy).toBeGreaterThan(0);
-
-      const actual = await apiGroups(cloud.api);
-      for (const [uuid, want] of model) {
-        if (want.deleted) {
-          expect(actual.has(uuid), `deleted group ${uuid} came back`).toBe(false);
-        } else {
-          expect(actual.get(uuid), `group ${uuid}`).toMatchObject({
-            name: want.name,
-            members: [...want.members].sort(),
-          });
-        }
-      }
-      expect(actual.size).toBe([...model.values()].filter((m) => !m.deleted).length);
-      expect(await liveCellRows(cloud.cells)).toBe(0);
     }, 240_000);
   });
 });

@@ -19,10 +19,12 @@ export interface TestDeployment {
 export async function createDeployment(
   engine: TestEngine,
   extra: Record<string, Record<string, string>> = {},
+  /** Where the API database lives, when not with the cells (a Galera cluster's node). */
+  apiEngine: TestEngine = engine,
 ): Promise<TestDeployment> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cgt-deploy-'));
   const [api, cell, cell0] = await Promise.all([
-    freshDatabase(engine, 'api'),
+    freshDatabase(apiEngine, 'api'),
     freshDatabase(engine, 'cell'),
     freshDatabase(engine, 'cell0'),
   ]);

@@ -20,10 +20,16 @@ export interface MigrationCloud {
   destroy(): Promise<void>;
 }
 
-export async function createMigrationCloud(engine: TestEngine): Promise<MigrationCloud> {
-  const deployment = await createDeployment(engine, {
-    cellgroups: { cell_timeout: '5' },
-  });
+export async function createMigrationCloud(
+  engine: TestEngine,
+  /** Where the API database lives, when not with the cells (a Galera cluster's node). */
+  apiEngine: TestEngine = engine,
+): Promise<MigrationCloud> {
+  const deployment = await createDeployment(
+    engine,
+    { cellgroups: { cell_timeout: '5' } },
+    apiEngine,
+  );
   const manage = (args: readonly string[], env?: NodeJS.ProcessEnv) =>
     runManage([...deployment.args, ...args], env ? { env } : {});
   const steps = [
