@@ -226,3 +226,61 @@ describe('cellgroups-api workers that keep failing', () => {
     );
   });
 });
+
+describe('cellgroups-api stopped by a second Ctrl-C', () => {
+  const servers: ApiProcess[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) {
+      server.kill('SIGKILL');
+      await server.exited;
+    }
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits 130 at once, without waiting for the request in flight', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cgt-workers-'));
+    dirs.push(dir);
+    const hole = await blackhole();
+    try {
+      const server = new ApiProcess(['--bootstrap'], {
+        cwd: dir,
+        env: {
+          OS_DEFAULT__OSAPI_COMPUTE_WORKERS: '2',
+          OS_DEFAULT__OSAPI_COMPUTE_LISTEN_PORT: '0',
+          OS_CELLGROUPS__CELL_TIMEOUT: '30',
+        },
+      });
+      servers.push(server);
+      const address = await server.listening();
+      const hanging = await runManage(
+        [
+          'cell_v2',
+          'create_cell',
+          '--name',
+          'hanging',
+          '--transport-url',
+          'none:///hanging',
+          '--database_connection',
+          `postgresql://nova@127.0.0.1:${hole.port}/nova`,
+        ],
+        { cwd: dir },
+      );
+      expect(hanging.code).toBe(0);
+      const slow = request(`${address}/v2.1/os-server-groups`, { headers: TOKEN });
+      slow.catch(() => undefined);
+      await server.until('request in flight', () => (hole.connections() > 0 ? true : undefined));
+      const started = Date.now();
+      server.kill('SIGINT');
+      await server.until('primary shutting down', () =>
+        server.log.find((l) => l.msg === 'shutting down: stopping the workers'),
+      );
+      server.kill('SIGINT');
+      expect(await server.exited).toEqual({ code: 130, signal: null });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await expect(slow).rejects.toThrow(/socket hang up|ECONNRESET/);
+    } finally {
+      await hole.close();
+    }
+  });
+});
