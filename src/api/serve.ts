@@ -18,10 +18,10 @@ export async function serveApi(config: Config): Promise<string> {
 }
 
 /**
- * On the first SIGTERM or SIGINT: stop accepting connections, let requests
- * in flight finish (Fastify answers 503 to any new request on a kept-alive
- * connection meanwhile), close the databases (`app.close()` runs the
- * GroupService's close after the server's), exit 0. Requests still running
+ * On the first SIGTERM or SIGINT: stop accepting connections (Node closes
+ * the idle kept-alive ones), let requests in flight finish (app.ts closes
+ * their connections after the answer), close the databases (`app.close()`
+ * runs the GroupService's close after the server's), exit 0. Requests still running
  * after `timeoutMs` (0: no limit) are cut off and the process exits 1, as
  * oslo.service does past its graceful_shutdown_timeout. A second SIGINT (a
  * second Ctrl-C) exits at once; a repeated SIGTERM changes nothing, since a
