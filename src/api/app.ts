@@ -63,7 +63,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     if (reply.getHeader('content-type') === 'application/json; charset=utf-8') {
       reply.header('content-type', 'application/json');
     }
+    // A stopping server lets a request in flight finish, but its kept-alive connection must then
+    // close, or the server would wait for the client to hang up (up to keepAliveTimeout).
+    if (closing) reply.header('connection', 'close');
     done(null, payload);
+  });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
   });
   app.register((scope, _opts, done) => {
     versionRoutes(scope);

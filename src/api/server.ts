@@ -1,14 +1,19 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { Command } from 'commander';
+import { pino } from 'pino';
 import { firstRun } from '../cells/setup.js';
 import { loadConfig } from '../config/load.js';
 import { describeError } from '../errors.js';
-import { buildApp } from './app.js';
+import { serveApi } from './serve.js';
+import { runPrimary } from './workers.js';
 
 /**
  * `cellgroups-api`: serves the compute API. With `--bootstrap` (what
  * `npm start` passes) it first prepares a local deployment: data directory,
- * both schemas, cell0 and one cell.
+ * both schemas, cell0 and one cell. With `[DEFAULT] osapi_compute_workers`
+ * above 1 this process becomes the primary of that many worker processes
+ * (see workers.ts), each of which runs this script again as a worker.
  */
 async function main(argv: readonly string[]): Promise<void> {
   const options = new Command('cellgroups-api')
@@ -27,22 +32,32 @@ async function main(argv: readonly string[]): Promise<void> {
     .opts<{ configFile: string[]; bootstrap?: boolean }>();
 
   const config = loadConfig({ files: options.configFile });
+  const workers = config.values.DEFAULT.osapi_compute_workers;
+  if (cluster.isWorker) {
+    // Forked by the primary below, with the same arguments: it bootstrapped already.
+    await serveApi(config);
+    return;
+  }
   if (options.bootstrap) {
     for (const line of await firstRun(config)) console.log(line);
   }
-  const app = buildApp({ config, logger: true });
-  const { osapi_compute_listen: host, osapi_compute_listen_port: port } = config.values.DEFAULT;
-  const shutdown = () => {
-    app.log.info('shutting down');
-    void app.close();
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-  const address = await app.listen({ host, port });
-  console.log(`cellgroups compute API listening on ${address} (try: curl ${address}/)`);
+  if (workers === 1) {
+    const address = await serveApi(config);
+    console.log(`cellgroups compute API listening on ${address} (try: curl ${address}/)`);
+    return;
+  }
+  const log = pino({ level: config.values.DEFAULT.debug ? 'debug' : 'info' });
+  process.exit(
+    await runPrimary({
+      workers,
+      shutdownTimeoutMs: config.values.DEFAULT.graceful_shutdown_timeout * 1000,
+      log,
+    }),
+  );
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   console.error(`cellgroups-api: ${describeError(error)}`);
-  process.exitCode = 1;
+  // Not just exitCode: a worker's channel to its primary would keep it alive.
+  process.exit(1);
 });

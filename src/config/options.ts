@@ -93,7 +93,17 @@ export const OPTIONS = {
       8774,
       'Port the compute API listens on (0: any free port, printed at start).',
     ),
-    osapi_compute_workers: option(integer(1, 64), 1, 'Number of API server processes.'),
+    osapi_compute_workers: option(
+      integer(1, 64),
+      1,
+      'Number of API server processes (more than 1: a primary process forks them and restarts any that dies).',
+    ),
+    // oslo.service's option (nova-api reads it there): same name, default and meaning of 0.
+    graceful_shutdown_timeout: option(
+      integer(0),
+      60,
+      'Seconds a stopping API server lets requests in flight finish before it exits anyway, with status 1 (0: wait as long as they take).',
+    ),
     debug: option(bool, false, 'Log at debug level.'),
   },
   api: {

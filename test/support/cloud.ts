@@ -64,9 +64,16 @@ export async function createCloud(
 }
 
 /** A port on loopback that accepts connections and never says a word: a hung database server. */
-export async function blackhole(): Promise<{ port: number; close(): Promise<void> }> {
+export async function blackhole(): Promise<{
+  port: number;
+  /** Connections made to it so far: someone is now waiting on it. */
+  connections(): number;
+  close(): Promise<void>;
+}> {
   const sockets = new Set<Socket>();
+  let connections = 0;
   const server: Server = createServer((socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -75,6 +82,7 @@ export async function blackhole(): Promise<{ port: number; close(): Promise<void
   if (address === null || typeof address === 'string') throw new Error('no port');
   return {
     port: address.port,
+    connections: () => connections,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
