@@ -19,6 +19,17 @@ export interface RetryOptions {
   readonly onRetry?: (attempt: number, error: unknown) => void | Promise<void>;
 }
 
+let retried = 0;
+
+/**
+ * Transactions this process ran again after a conflict, since it started:
+ * how often writers met each other (on a Galera cluster, how often
+ * certification turned one of them back). For logs and tests.
+ */
+export function conflictRetries(): number {
+  return retried;
+}
+
 export async function withRetry<DB, T>(
   database: Pick<Database<DB>, 'engine'>,
   work: () => Promise<T>,
@@ -39,6 +50,7 @@ export async function withRetry<DB, T>(
           { cause: error },
         );
       }
+      retried++;
       await options.onRetry?.(attempt, error);
       await sleep(base * 2 ** (attempt - 1) * (0.5 + Math.random()));
     }

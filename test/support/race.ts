@@ -26,6 +26,8 @@ export interface RaceStats {
   writes: number;
   onCellCopy: number;
   onApiCopy: number;
+  /** Migration batches run again after a conflict (as the CLI reports them). */
+  migrationRetries: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function raceTheMigration(
     items[Math.floor(random() * items.length)];
   const writers = options.writers.length;
   const model = new Map<string, Model>();
-  const stats: RaceStats = { writes: 0, onCellCopy: 0, onApiCopy: 0 };
+  const stats: RaceStats = { writes: 0, onCellCopy: 0, onApiCopy: 0, migrationRetries: 0 };
   for (let round = 0; round < options.rounds; round++) {
     // Legacy groups in both cells, dealt out to the writers.
     const owned: string[][] = Array.from({ length: writers }, () => []);
@@ -144,6 +146,8 @@ export async function raceTheMigration(
     };
     await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
     expect(await exited, stderr).toBe(0);
+    const retried = /^(\d+) batch\(es\) were run again after a conflict/m.exec(stderr);
+    stats.migrationRetries += Number(retried?.[1] ?? 0);
   }
   // Whatever the last writes left in the cells moves now.
   const last = await cloud.manage(['db', 'online_data_migrations']);

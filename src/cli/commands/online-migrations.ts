@@ -133,10 +133,15 @@ async function migrate(
     }
   };
   let summary;
+  let retried = 0;
   try {
     summary = await runOnlineMigrations(
       {
         ...env,
+        onRetry: async (cell, error) => {
+          retried++;
+          await env.onRetry?.(cell, error);
+        },
         onProgress: ({ migration, cell, done }) => {
           progress.advance(`${migration} ${cell.uuid}`, done);
         },
@@ -171,6 +176,12 @@ async function migrate(
         ['Migration', 'Total Needed', 'Completed'],
         rows.map(([name, t]) => [name, t.found, t.done]),
       ),
+    );
+  }
+  if (retried > 0) {
+    // Not an error (each was run again from its start), but worth knowing on a busy cluster.
+    ctx.err(
+      `${retried} batch(es) were run again after a conflict (a deadlock, or a Galera certification failure).`,
     );
   }
   if (summary.exitCode === 2) say('Some migrations failed unexpectedly. Check log for details.');
