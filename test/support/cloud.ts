@@ -11,6 +11,8 @@ import { freshDatabase, type FreshDatabase, type TestEngine } from './engines.js
 /** A small cloud: an API database and cells, each on a fresh database of the given engine. */
 export interface TestCloud {
   readonly api: Database<ApiDatabase>;
+  /** The API database's URL (to reach it through another node of a cluster, say). */
+  readonly apiUrl: string;
   readonly cells: { mapping: CellMapping; db: Database<CellDatabase> }[];
   readonly service: GroupService;
   /** Maps a cell whose database is at `url` (which need not answer). */
@@ -51,6 +53,7 @@ export async function createCloud(
   });
   return {
     api,
+    apiUrl: apiDb.url,
     cells,
     service,
     addCell: (name, url) =>

@@ -60,6 +60,13 @@ export function serverUrlFor(serverUrl: string, database: string): string {
   return `${slash < 0 ? base : base.slice(0, slash)}/${database}${query ? `?${query}` : ''}`;
 }
 
+/** The database a server URL names. */
+export function databaseOf(url: string): string {
+  const target = parseDatabaseUrl(url);
+  if (target.engine === 'sqlite') throw new TypeError(`not a server URL: ${url}`);
+  return target.database;
+}
+
 /** A new, empty database on `engine`; `drop()` removes it. */
 export async function freshDatabase(engine: TestEngine, label = 'db'): Promise<FreshDatabase> {
   if (engine.serverUrl === undefined) {
