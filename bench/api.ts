@@ -104,14 +104,17 @@ const USAGE = `Usage: npm run bench:api -- [options]
                           every server engine whose URL is configured)
   --calls LIST            comma-separated: create,show,list,delete (default all four)
   --seconds N             timed seconds per call and server (default 5)
-  --warmup N              warm-up seconds before each timed run (default 1; 0: none)
+  --warmup N              warm-up seconds per call and server before timing (default 1; 0: none)
+  --slices N              turns the app and the bare server take, alternating, within the
+                          timed seconds of a call (default 5): background load then weighs
+                          on both alike
   --postgresql-url URL    PostgreSQL server (default: CELLGROUPS_BENCH_POSTGRESQL_URL,
                           else CELLGROUPS_TEST_POSTGRESQL_URL)
   --mysql-url URL         MariaDB/MySQL server (default: CELLGROUPS_BENCH_MYSQL_URL,
                           else CELLGROUPS_TEST_MYSQL_URL)
   --cpu-prof DIR          run both servers with --cpu-prof, profiles written to DIR
 
-Each call runs against the app and then the bare server, on the same databases:
+Each call runs against the app and the bare server in turns, on the same databases:
 create (1 connection), show (4), list of ${LIST_GROUPS} groups (4), delete (1); microversion
 ${MICROVERSION}, noauth2. An engine asked for (or configured) whose server does not answer
 is an error. Every database is created for the run (uniquely named) and dropped after it.`;
@@ -121,6 +124,8 @@ interface Options {
   readonly calls: readonly Call[];
   readonly seconds: number;
   readonly warmup: number;
+  /** Turns each server takes per call (the timed seconds split between them). */
+  readonly slices: number;
   readonly serverUrls: Readonly<Partial<Record<'postgresql' | 'mariadb', string>>>;
   readonly cpuProfDir: string | undefined;
 }
@@ -153,6 +158,7 @@ function readFlags(argv: readonly string[]) {
         calls: { type: 'string' },
         seconds: { type: 'string' },
         warmup: { type: 'string' },
+        slices: { type: 'string' },
         'postgresql-url': { type: 'string' },
         'mysql-url': { type: 'string' },
         'cpu-prof': { type: 'string' },
@@ -201,6 +207,7 @@ function parseOptions(values: ReturnType<typeof readFlags>): Options {
     calls: listOption(values.calls, '--calls', CALLS, CALLS),
     seconds: intOption(values.seconds, '--seconds', 5, 1),
     warmup: intOption(values.warmup, '--warmup', 1, 0),
+    slices: intOption(values.slices, '--slices', 5, 1),
     serverUrls,
     cpuProfDir: values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']),
   };
@@ -416,6 +423,15 @@ interface CallLoad {
   next(): { path: string; projectId: string } | undefined;
 }
 
+/** One timed stretch of one call against one server. */
+interface Slice {
+  /** Response times, ms, in the order they came. */
+  readonly latencies: number[];
+  readonly seconds: number;
+  /** The stretch stopped before its time because its seeded groups ran out. */
+  readonly ranOut: boolean;
+}
+
 interface Measured {
   readonly requests: number;
   readonly seconds: number;
@@ -427,8 +443,9 @@ interface Measured {
 }
 
 /** Drives one server with one call for `seconds`; every answer must be `expect`. */
-async function drive(port: number, load: CallLoad, seconds: number): Promise<Measured> {
+async function drive(port: number, load: CallLoad, seconds: number): Promise<Slice> {
   const latencies: number[] = [];
+  const started = performance.now();
   let unexpected: string | undefined;
   let stopped = false;
   let ranOut = false;
@@ -478,20 +495,27 @@ async function drive(port: number, load: CallLoad, seconds: number): Promise<Mea
       latencies.push(ms);
     });
   });
+  const elapsed = (performance.now() - started) / 1000;
   stopIfInterrupted();
   if (result.errors > 0 || result.timeouts > 0) {
     unexpected ??= `${result.errors} connection errors, ${result.timeouts} timeouts`;
   }
   if (unexpected !== undefined) throw new Error(`${load.method} ${unexpected}`);
-  if (latencies.length === 0) throw new Error(`${load.method}: no answer in ${seconds} s`);
-  latencies.sort((a, b) => a - b);
+  return { latencies, seconds: elapsed, ranOut };
+}
+
+/** The slices of one call against one server, as one figure. */
+function summarize(method: string, slices: readonly Slice[]): Measured {
+  const latencies = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const seconds = slices.reduce((sum, s) => sum + s.seconds, 0);
+  if (latencies.length === 0) throw new Error(`${method}: no answer in ${seconds.toFixed(1)} s`);
   return {
     requests: latencies.length,
-    seconds: result.duration,
-    rps: latencies.length / result.duration,
+    seconds: Math.round(seconds * 100) / 100,
+    rps: latencies.length / seconds,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
-    ranOut,
+    ranOut: slices.some((s) => s.ranOut),
   };
 }
 
@@ -592,7 +616,7 @@ async function runEngine(
 
   const calls: Partial<Record<Call, CallFigures>> = {};
   for (const call of options.calls) {
-    const figures: Partial<Record<ServerKind, Measured>> = {};
+    const runs = [];
     for (const server of servers) {
       stopIfInterrupted();
       const createRps = calls.create?.[server.kind].rps ?? DELETE_POOL_FALLBACK_RPS;
@@ -601,14 +625,28 @@ async function runEngine(
         Math.ceil(createRps * DELETE_POOL_FACTOR * (options.seconds + options.warmup)),
       );
       const load = await loadFor(call, server.kind, cloud, cloud.apiUrl, pool);
-      // Delete's warm-up takes its groups from the same pool, which is sized for both runs.
+      // Delete's warm-up takes its groups from the same pool, which is sized for both.
       if (options.warmup > 0) await drive(server.port, load, options.warmup);
-      const measured = await drive(server.port, load, options.seconds);
-      figures[server.kind] = measured;
+      runs.push({ server, load, pool, slices: [] as Slice[] });
+    }
+    // NOTE: the servers take turns, slice by slice, each round in the other order: the
+    // machine is shared, and whatever else loads it then weighs on both alike.
+    const slice = options.seconds / options.slices;
+    for (let round = 0; round < options.slices; round++) {
+      for (const run of round % 2 === 0 ? runs : [...runs].reverse()) {
+        stopIfInterrupted();
+        if (run.slices.some((s) => s.ranOut)) continue;
+        run.slices.push(await drive(run.server.port, run.load, slice));
+      }
+    }
+    const figures: Partial<Record<ServerKind, Measured>> = {};
+    for (const run of runs) {
+      const measured = summarize(`${call} (${run.server.kind})`, run.slices);
+      figures[run.server.kind] = measured;
       progress(
-        `${LABEL[engine]} ${call} ${server.kind}: ${Math.round(measured.rps)} req/s, ` +
+        `${LABEL[engine]} ${call} ${run.server.kind}: ${Math.round(measured.rps)} req/s, ` +
           `p50 ${measured.p50Ms.toFixed(2)} ms, p99 ${measured.p99Ms.toFixed(2)} ms` +
-          (measured.ranOut ? ` (its ${pool} groups ran out after ${measured.seconds} s)` : ''),
+          (measured.ranOut ? ` (its ${run.pool} groups ran out after ${measured.seconds} s)` : ''),
       );
     }
     if (figures.app && figures.bare) calls[call] = { app: figures.app, bare: figures.bare };
@@ -762,8 +800,8 @@ async function main(options: Options): Promise<void> {
     console.log(
       [
         `API benchmark: microversion ${MICROVERSION}, noauth2; ${options.seconds} s per call and server ` +
-          `after ${options.warmup} s of warm-up; app (Fastify, buildApp) against the bare server ` +
-          '(node:http, same driver and queries), each in its own process',
+          `in ${options.slices} turns, alternating, after ${options.warmup} s of warm-up; app (Fastify, ` +
+          'buildApp) against the bare server (node:http, same driver and queries), each in its own process',
         `  create: 1 connection, a project per request; show: 4 connections over the ${LIST_GROUPS} ` +
           `groups; list: 4 connections, ${LIST_GROUPS} groups; delete: 1 connection, seeded groups`,
         `  load average (1 min) before ${loadBefore}, after ${loadAfter} (2 cores shared by the ` +
@@ -781,6 +819,7 @@ async function main(options: Options): Promise<void> {
         microversion: MICROVERSION,
         seconds: options.seconds,
         warmup: options.warmup,
+        slices: options.slices,
         load_before: loadBefore,
         load_after: loadAfter,
         ...Object.fromEntries(ENGINES.map((e) => [e, null])),
