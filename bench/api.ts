@@ -89,12 +89,15 @@ const TARGET_RATIO = 0.7;
 /** …and the app's list of 100 groups answered within this, at p99. */
 const TARGET_LIST_P99_MS = 20;
 /**
- * Groups seeded for a delete run, per second it may last, as a multiple of
- * that server's create rate (deletes are cheaper than creates). A run that
- * still exhausts them stops early and is timed over what it did.
+ * Before each stretch of deletes, enough groups are seeded (untimed) for this
+ * many times the fastest rate that server deleted at so far (at first: a
+ * guess well above any measured here; on a busy machine one second can be
+ * ten times faster than the one before), and never fewer than a thousand. A stretch that
+ * still runs out stops early and is timed over what it did.
  */
-const DELETE_POOL_FACTOR = 4;
-const DELETE_POOL_FALLBACK_RPS = 3_000;
+const DELETE_HEADROOM = 3;
+const DELETE_MIN_REFILL = 1_000;
+const DELETE_FIRST_GUESS_RPS = 5_000;
 /** Rows per seeding statement. */
 const SEED_CHUNK = 500;
 
@@ -421,6 +424,8 @@ interface CallLoad {
   readonly body?: string;
   /** Path and project of the next request; undefined when there is none left (delete's groups ran out). */
   next(): { path: string; projectId: string } | undefined;
+  /** Makes sure `requests` more requests have something to act on (delete: seeds groups). */
+  refill?(requests: number): Promise<void>;
 }
 
 /** One timed stretch of one call against one server. */
@@ -519,14 +524,8 @@ function summarize(method: string, slices: readonly Slice[]): Measured {
   };
 }
 
-/** The load of `call` against one server; delete seeds its groups first. */
-async function loadFor(
-  call: Call,
-  kind: ServerKind,
-  cloud: Cloud,
-  apiUrl: string,
-  deletePool: number,
-): Promise<CallLoad> {
+/** The load of `call` against one server (delete's groups are seeded by its `refill`). */
+function loadFor(call: Call, kind: ServerKind, cloud: Cloud): CallLoad {
   switch (call) {
     case 'create': {
       // A project per request: the quota is counted, never reached.
@@ -567,9 +566,7 @@ async function loadFor(
       };
     case 'delete': {
       const projectId = `bench-delete-${kind}`;
-      const uuids = await withDatabase(apiUrl, (api: Database<ApiDatabase>) =>
-        seedGroups(api, projectId, deletePool),
-      );
+      const uuids: string[] = [];
       let n = 0;
       return {
         connections: 1,
@@ -578,6 +575,15 @@ async function loadFor(
         next: () => {
           const uuid = uuids[n++];
           return uuid === undefined ? undefined : { path: `${BASE}/${uuid}`, projectId };
+        },
+        async refill(requests) {
+          const missing = requests - (uuids.length - n);
+          if (missing <= 0) return;
+          uuids.push(
+            ...(await withDatabase(cloud.apiUrl, (api: Database<ApiDatabase>) =>
+              seedGroups(api, projectId, missing),
+            )),
+          );
         },
       };
     }
@@ -619,15 +625,13 @@ async function runEngine(
     const runs = [];
     for (const server of servers) {
       stopIfInterrupted();
-      const createRps = calls.create?.[server.kind].rps ?? DELETE_POOL_FALLBACK_RPS;
-      const pool = Math.max(
-        1_000,
-        Math.ceil(createRps * DELETE_POOL_FACTOR * (options.seconds + options.warmup)),
-      );
-      const load = await loadFor(call, server.kind, cloud, cloud.apiUrl, pool);
-      // Delete's warm-up takes its groups from the same pool, which is sized for both.
-      if (options.warmup > 0) await drive(server.port, load, options.warmup);
-      runs.push({ server, load, pool, slices: [] as Slice[] });
+      const load = loadFor(call, server.kind, cloud);
+      let warm: Slice | undefined;
+      if (options.warmup > 0) {
+        await load.refill?.(Math.ceil(DELETE_FIRST_GUESS_RPS * options.warmup));
+        warm = await drive(server.port, load, options.warmup);
+      }
+      runs.push({ server, load, warm, slices: [] as Slice[] });
     }
     // NOTE: the servers take turns, slice by slice, each round in the other order: the
     // machine is shared, and whatever else loads it then weighs on both alike.
@@ -635,7 +639,14 @@ async function runEngine(
     for (let round = 0; round < options.slices; round++) {
       for (const run of round % 2 === 0 ? runs : [...runs].reverse()) {
         stopIfInterrupted();
-        if (run.slices.some((s) => s.ranOut)) continue;
+        const seen = [...(run.warm ? [run.warm] : []), ...run.slices];
+        const rate =
+          seen.length === 0
+            ? DELETE_FIRST_GUESS_RPS
+            : Math.max(...seen.map((s) => s.latencies.length / s.seconds));
+        await run.load.refill?.(
+          Math.max(DELETE_MIN_REFILL, Math.ceil(rate * DELETE_HEADROOM * slice)),
+        );
         run.slices.push(await drive(run.server.port, run.load, slice));
       }
     }
@@ -646,7 +657,7 @@ async function runEngine(
       progress(
         `${LABEL[engine]} ${call} ${run.server.kind}: ${Math.round(measured.rps)} req/s, ` +
           `p50 ${measured.p50Ms.toFixed(2)} ms, p99 ${measured.p99Ms.toFixed(2)} ms` +
-          (measured.ranOut ? ` (its ${run.pool} groups ran out after ${measured.seconds} s)` : ''),
+          (measured.ranOut ? ` (its seeded groups ran out: ${measured.seconds} s timed)` : ''),
       );
     }
     if (figures.app && figures.bare) calls[call] = { app: figures.app, bare: figures.bare };
