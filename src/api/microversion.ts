@@ -43,13 +43,26 @@ export class ApiVersion {
 
   /** At least `version` (the way handlers ask: "since 2.64"). */
   atLeast(version: string): boolean {
-    return this.compare(ApiVersion.parse(version)) >= 0;
+    let bound = KNOWN.get(version);
+    if (bound === undefined) {
+      bound = ApiVersion.parse(version);
+      KNOWN.set(version, bound);
+    }
+    return this.compare(bound) >= 0;
   }
 
   toString(): string {
     return `${this.major}.${this.minor}`;
   }
 }
+
+/**
+ * The versions handlers and views ask about, parsed once: a list of 100
+ * groups asks twice per group, and parsing (a regular expression) was a
+ * measurable share of its time. Only the code's own constants come here, so
+ * the map stays small; a malformed one still throws on every call.
+ */
+const KNOWN = new Map<string, ApiVersion>();
 
 export const MIN = ApiVersion.parse(MIN_VERSION);
 export const MAX = ApiVersion.parse(MAX_VERSION);

@@ -214,8 +214,9 @@ export async function insertInApi(db: Db, engine: Engine, group: ApiGroupRow): P
       updated_at: null,
     }),
   );
+  // A new group has no policy row to replace: one insert, not replacePolicyInApi's delete and insert.
   if (group.policy !== null)
-    await replacePolicyInApi(db, id, group.policy, group.rules, group.createdAt);
+    await insertPolicyInApi(db, id, group.policy, group.rules, group.createdAt);
   await addMembersInApi(db, engine, id, group.members);
   return id;
 }
@@ -236,6 +237,16 @@ export async function replacePolicyInApi(
   at = new Date(),
 ): Promise<void> {
   await db.deleteFrom('instance_group_policy').where('group_id', '=', id).execute();
+  await insertPolicyInApi(db, id, policy, rules, at);
+}
+
+async function insertPolicyInApi(
+  db: Db,
+  id: number,
+  policy: string,
+  rules: Rules,
+  at: Date,
+): Promise<void> {
   await db
     .insertInto('instance_group_policy')
     .values({
