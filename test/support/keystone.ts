@@ -252,7 +252,11 @@ export interface Keystone {
   /** A token and the body Keystone issued it with. */
   issue(account: AccountName): Promise<{ token: string; body: KeystoneTokenBody }>;
   /** Calls the identity API (JSON in and out); throws on a status >= 400. */
-  call(method: string, url: string, options?: { token?: string; body?: unknown }): Promise<unknown>;
+  call(
+    method: string,
+    url: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<unknown>;
   /** Adds a compute service whose public endpoint is `url` to the catalog. */
   registerCompute(url: string): Promise<void>;
   /** Stops the uwsgi process (and waits for it to exit); removes the directory unless kept. */
@@ -321,6 +325,7 @@ async function launch(dir: string, port: number): Promise<Keystone> {
       headers: {
         'content-type': 'application/json',
         ...(options.token === undefined ? {} : { 'x-auth-token': options.token }),
+        ...options.headers,
       },
       ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
       signal: AbortSignal.timeout(30_000),
