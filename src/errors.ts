@@ -118,6 +118,21 @@ export class SchemaError extends DbError {
   override readonly code = 'SCHEMA_ERROR';
 }
 
+/**
+ * The Identity service could not say whether a token is valid: it did not
+ * answer in time, refused the connection, rejected the service's own
+ * credentials or failed. The request is refused (503), never let through.
+ */
+export class IdentityUnavailable extends CellgroupsError {
+  readonly code = 'IDENTITY_UNAVAILABLE';
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('The Keystone service is temporarily unavailable.', options);
+  }
+}
+
 /** A schema migration refused to run because data must move first. */
 export class UpgradeBlocked extends CellgroupsError {
   readonly code = 'UPGRADE_BLOCKED';

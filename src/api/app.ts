@@ -8,7 +8,7 @@ import Fastify, {
 import type { Config } from '../config/load.js';
 import { versionRoutes, versionV21Routes } from './routes/versions.js';
 import { GroupService } from '../groups/service.js';
-import { authStrategyFor, authenticate } from './auth.js';
+import { authStrategyFor, authenticate, type AuthStrategy } from './auth.js';
 import { acceptJsonBodies } from './bodies.js';
 import { renderFaults } from './faults.js';
 import { checkPathProject } from './path-project.js';
@@ -25,6 +25,10 @@ export interface AppOptions {
   readonly groups?: GroupService;
   /** Log one line per request (the server turns it on; tests leave it off). */
   readonly logger?: boolean;
+  /** Where log lines go instead of stdout (tests read them); implies `logger`. */
+  readonly logStream?: { write(line: string): void };
+  /** How requests authenticate (default: the one `[api] auth_strategy` names). */
+  readonly auth?: AuthStrategy;
 }
 
 /**
@@ -32,13 +36,17 @@ export interface AppOptions {
  * binds it to a port, tests call `inject()`.
  */
 export function buildApp(options: AppOptions): FastifyInstance {
-  const strategy = authStrategyFor(options.config);
+  const strategy = options.auth ?? authStrategyFor(options.config);
   const groups = options.groups ?? GroupService.fromConfig(options.config);
   const quotas = new QuotaService(groups.api, groups, configuredDefaults(options.config));
   const app = Fastify({
-    logger: options.logger
-      ? { level: options.config.values.DEFAULT.debug ? 'debug' : 'info' }
-      : false,
+    logger:
+      options.logger === true || options.logStream !== undefined
+        ? {
+            level: options.config.values.DEFAULT.debug ? 'debug' : 'info',
+            ...(options.logStream === undefined ? {} : { stream: options.logStream }),
+          }
+        : false,
     // Nova matches `/v2.1/` and `/v2.1` alike.
     routerOptions: { ignoreTrailingSlash: true },
     // Nova's request ids, in the log line of each request and in both headers.

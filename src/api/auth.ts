@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
 import { requestContext, type RequestContext } from '../context.js';
-import { ConfigError } from '../errors.js';
+import { keystoneAuth } from './keystone-auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,7 +13,7 @@ declare module 'fastify' {
 /**
  * How a request proves who it is. A strategy either gives the request its
  * context or answers it itself (a handshake, a 401). `noauth2` is here;
- * `keystone` plugs in beside it.
+ * `keystone` is in keystone-auth.ts.
  */
 export interface AuthStrategy {
   readonly name: string;
@@ -54,14 +54,9 @@ export const noAuth2: AuthStrategy = {
   },
 };
 
+/** The strategy `[api] auth_strategy` names; a keystone one missing its settings is a ConfigError. */
 export function authStrategyFor(config: Config): AuthStrategy {
-  const strategy = config.values.api.auth_strategy;
-  if (strategy === 'noauth2') return noAuth2;
-  // NOTE: the keystone strategy is issue 7; until it lands the server refuses to start with it
-  // rather than run without authentication.
-  throw new ConfigError(
-    `[api] auth_strategy = ${strategy} is not supported yet by this cellgroups; use noauth2 (development only).`,
-  );
+  return config.values.api.auth_strategy === 'keystone' ? keystoneAuth(config) : noAuth2;
 }
 
 /** Authenticates every route of `scope` except those marked `{ config: { public: true } }`. */

@@ -4,6 +4,7 @@ import {
   Conflict,
   DbError,
   Forbidden,
+  IdentityUnavailable,
   InvalidInput,
   NotFound,
   VersionNotAcceptable,
@@ -20,8 +21,8 @@ export interface Fault {
 
 /**
  * The one mapping from errors to the compute API's fault bodies
- * (`{"itemNotFound": {"code": 404, "message": …}}`). A database that does
- * not answer is a 503 the client may retry, not a 500; anything unexpected
+ * (`{"itemNotFound": {"code": 404, "message": …}}`). A database or an
+ * Identity service that does not answer is a 503 the client may retry, not a 500; anything unexpected
  * is a 500 with Nova's words and no detail (the log has it).
  */
 export function faultFor(error: unknown): Fault {
@@ -34,6 +35,8 @@ export function faultFor(error: unknown): Fault {
     if (error instanceof Conflict) return { code: 409, key: 'conflictingRequest', message };
     if (error instanceof VersionNotAcceptable) return { code: 406, key: 'computeFault', message };
     if (error instanceof DbError) return { code: 503, key: 'computeFault', message };
+    // keystonemiddleware's words; a client may retry.
+    if (error instanceof IdentityUnavailable) return { code: 503, key: 'computeFault', message };
   }
   return {
     code: 500,

@@ -114,6 +114,48 @@ export const OPTIONS = {
     ),
     max_limit: option(integer(0), 1000, 'Most items a list request returns.'),
   },
+  // keystonemiddleware's auth_token options, under its names, for `[api] auth_strategy = keystone`.
+  keystone_authtoken: {
+    www_authenticate_uri: option(
+      optionalText,
+      undefined,
+      'Public Identity URL named in the WWW-Authenticate header of a 401, so that clients know where to get a token (default: auth_url).',
+    ),
+    auth_url: option(
+      optionalText,
+      undefined,
+      'Identity service (Keystone v3) that validates tokens, e.g. http://keystone.example:5000/v3 (/v3 is added when missing).',
+    ),
+    auth_type: option(
+      choice('password'),
+      'password',
+      'How the compute service gets its own token: password (username, password, project_name and their domains).',
+    ),
+    username: option(optionalText, undefined, "The compute service's user in Keystone."),
+    password: option(optionalText, undefined, "That user's password."),
+    project_name: option(
+      optionalText,
+      undefined,
+      'The project the service token is scoped to (usually service).',
+    ),
+    user_domain_name: option(text, 'Default', "The domain of the service's user."),
+    project_domain_name: option(text, 'Default', "The domain of the service's project."),
+    token_cache_time: option(
+      integer(-1),
+      60,
+      'Seconds a validated token is trusted without asking Keystone again (-1 or 0: ask every time). keystonemiddleware defaults to 300; shorter here because a revoked token keeps working until its cached validation runs out.',
+    ),
+    http_connect_timeout: option(
+      seconds(0),
+      5,
+      'Seconds one authentication may spend talking to Keystone (service token, validation, retries) before the request fails with 503. keystonemiddleware has no default (it can hang); a request here never waits longer than this.',
+    ),
+    http_request_max_retries: option(
+      integer(0, 10),
+      3,
+      'How many times a connection Keystone refused or dropped is tried again, within http_connect_timeout.',
+    ),
+  },
   api_database: {
     connection: option(
       optionalText,

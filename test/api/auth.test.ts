@@ -72,7 +72,7 @@ describe('noauth2', () => {
     );
   });
 
-  it('keystone is refused at start until it is built, rather than run open', () => {
+  it('keystone without its [keystone_authtoken] settings is refused at start, rather than run open', () => {
     expect(() =>
       authStrategyFor(loadConfig({ env: { OS_API__AUTH_STRATEGY: 'keystone' } })),
     ).toThrow(ConfigError);
