@@ -43,6 +43,19 @@ export default defineConfig({
           env: { TZ: 'Pacific/Auckland' },
         },
       },
+      {
+        test: {
+          name: 'galera',
+          // One 3-node cluster on loopback for the whole project (support/galera/).
+          include: ['test/galera/**/*.test.ts'],
+          globalSetup: ['test/support/galera/global-setup.ts'],
+          // The files share the cluster and some kill its nodes: one at a time.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          env: { TZ: 'Pacific/Auckland' },
+        },
+      },
     ],
   },
 });

@@ -5,12 +5,13 @@ import { sql } from 'kysely';
 import type { EngineName } from '../../src/db/url.js';
 import { describeError } from '../../src/errors.js';
 import type { TestEngine } from './engines.js';
+import { requiredEngines } from './required-engines.js';
 
 /**
  * Decides which engines this run covers. SQLite always; PostgreSQL and
  * MariaDB when their servers answer (URLs overridable by environment).
  * CELLGROUPS_REQUIRE_ENGINES (CI sets it) lists engines whose absence is a
- * failure rather than a note.
+ * failure rather than a note (see required-engines.ts).
  */
 const SERVERS: { name: EngineName; variable: string; fallback: string }[] = [
   {
@@ -24,19 +25,6 @@ const SERVERS: { name: EngineName; variable: string; fallback: string }[] = [
     fallback: 'mysql+pymysql://root@127.0.0.1:3306/mysql?charset=utf8',
   },
 ];
-
-function required(): Set<string> {
-  const value = process.env.CELLGROUPS_REQUIRE_ENGINES ?? '';
-  const names = value
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  if (names.includes('all')) return new Set(['sqlite', 'postgresql', 'mysql']);
-  // Accept the names people use for the engines, not only ours.
-  return new Set(
-    names.map((n) => (n === 'mariadb' ? 'mysql' : n === 'postgres' ? 'postgresql' : n)),
-  );
-}
 
 export default async function setup(project: TestProject): Promise<void> {
   const engines: TestEngine[] = [{ name: 'sqlite', label: 'SQLite', serverUrl: undefined }];
@@ -52,7 +40,7 @@ export default async function setup(project: TestProject): Promise<void> {
     } catch (error) {
       missing.push(server.name);
       const why = `${label} is not reachable at ${url} (${describeError(error)})`;
-      if (required().has(server.name)) {
+      if (requiredEngines().has(server.name)) {
         throw new Error(
           `${why}, and CELLGROUPS_REQUIRE_ENGINES requires it. Start it, or set ${server.variable}.`,
         );
