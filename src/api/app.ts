@@ -10,13 +10,14 @@ import { versionRoutes, versionV21Routes } from './routes/versions.js';
 import { GroupService } from '../groups/service.js';
 import { authStrategyFor, authenticate, type AuthStrategy } from './auth.js';
 import { acceptJsonBodies } from './bodies.js';
-import { renderFaults } from './faults.js';
-import { checkPathProject } from './path-project.js';
+import { renderFaults, renderFrameworkError } from './faults.js';
+import { checkUrlProject } from './project-url.js';
 import { configuredDefaults } from '../quotas/resources.js';
 import { QuotaService } from '../quotas/service.js';
 import { limitRoutes } from './routes/limits.js';
 import { quotaSetRoutes } from './routes/quota-sets.js';
 import { serverGroupRoutes } from './routes/server-groups.js';
+import { lenientUrl } from './urls.js';
 import { negotiateVersions } from './versioning.js';
 
 export interface AppOptions {
@@ -47,8 +48,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
             ...(options.logStream === undefined ? {} : { stream: options.logStream }),
           }
         : false,
-    // Nova matches `/v2.1/` and `/v2.1` alike.
-    routerOptions: { ignoreTrailingSlash: true },
+    // Nova matches `/v2.1/` and `/v2.1` alike, and an id of any length (up to eventlet's 8 KiB
+    // request line).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 8192 },
+    bodyLimit: MAX_REQUEST_BODY_SIZE,
+    // What the router refuses before any hook runs is a compute fault too, not Fastify's JSON.
+    frameworkErrors: renderFrameworkError,
+    // Nova decodes any path; Fastify's router refuses broken escapes with a body of its own.
+    rewriteUrl: (request) => lenientUrl(request.url ?? '/'),
     // Nova's request ids, in the log line of each request and in both headers.
     genReqId: () => `req-${randomUUID()}`,
     logController: new OneLinePerRequest(),
@@ -59,6 +66,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
       reply.header('x-openstack-request-id', request.id);
       reply.header('x-compute-request-id', request.id);
     }
+    done();
+  });
+  // Nova routes before it reads a body, so an unrouted request gets its 404 page whatever its
+  // body and Content-Type: here the body is read (within the size limit) and dropped.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => {
+    done(null, undefined);
+  });
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.is404) delete request.headers['content-type'];
     done();
   });
   // An unrouted path or method gets Nova's (webob's) 404 page, not Fastify's JSON or a 405.
@@ -96,7 +113,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         negotiateVersions(scope);
         versionV21Routes(scope);
         acceptJsonBodies(scope);
-        checkPathProject(scope);
+        checkUrlProject(scope);
         serverGroupRoutes(scope, {
           groups,
           quotas,
@@ -113,6 +130,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   );
   return app;
 }
+
+/**
+ * Nova's pipeline refuses bodies over oslo.middleware's
+ * `max_request_body_size` (default 112 KiB) before reading them; the same
+ * limit here (a 413 fault).
+ */
+const MAX_REQUEST_BODY_SIZE = 114_688;
 
 const NOT_FOUND_PAGE = `<html>
  <head>

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config/load.js';
 import { requestContext, type RequestContext } from '../context.js';
+import { InvalidInput } from '../errors.js';
 import { keystoneAuth } from './keystone-auth.js';
 
 declare module 'fastify' {
@@ -19,6 +20,9 @@ export interface AuthStrategy {
   readonly name: string;
   authenticate(request: FastifyRequest, reply: FastifyReply): Promise<RequestContext | 'answered'>;
 }
+
+/** The user_id and project_id columns: varchar(255) in every table. */
+const MAX_ID_LENGTH = 255;
 
 /**
  * Nova's `noauth2` (development and tests): the token is `user:project` and
@@ -49,8 +53,16 @@ export const noAuth2: AuthStrategy = {
     }
     const separator = token.indexOf(':');
     const user = separator < 0 ? token : token.slice(0, separator);
-    const project = separator < 0 ? '' : token.slice(separator + 1);
-    return Promise.resolve(requestContext(user, project || user, user === 'admin'));
+    const project = (separator < 0 ? '' : token.slice(separator + 1)) || user;
+    // Nova takes any token here, then fails (a 500) storing an id its columns cannot hold.
+    if (user.length > MAX_ID_LENGTH || project.length > MAX_ID_LENGTH) {
+      return Promise.reject(
+        new InvalidInput(
+          `X-Auth-Token: user and project ids are at most ${MAX_ID_LENGTH} characters (noauth2 tokens are user:project).`,
+        ),
+      );
+    }
+    return Promise.resolve(requestContext(user, project, user === 'admin'));
   },
 };
 

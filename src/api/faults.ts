@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   CellgroupsError,
   Conflict,
@@ -38,6 +38,8 @@ export function faultFor(error: unknown): Fault {
     // keystonemiddleware's words; a client may retry.
     if (error instanceof IdentityUnavailable) return { code: 503, key: 'computeFault', message };
   }
+  const refused = fastifyRefusal(error);
+  if (refused) return refused;
   return {
     code: 500,
     key: 'computeFault',
@@ -46,14 +48,65 @@ export function faultFor(error: unknown): Fault {
   };
 }
 
+// Nova's fault names for the statuses Fastify itself may refuse a request with.
+const FAULT_NAMES: Readonly<Record<number, string>> = {
+  400: 'badRequest',
+  413: 'overLimit',
+  415: 'badMediaType',
+};
+
+// Nova's (or its middleware's) words where it refuses the same thing.
+const MESSAGES: Readonly<Record<number, string>> = {
+  // oslo.middleware's sizelimit.
+  413: 'Request is too large.',
+  414: 'The request URL is too long.',
+  415: 'Unsupported Content-Type',
+};
+
+/**
+ * A request Fastify refused before any route saw it (a body over the size
+ * limit, a Content-Length that does not match, a path it cannot route):
+ * the client's fault, so its 4xx with Nova's name and words, not an
+ * unexpected 500.
+ */
+function fastifyRefusal(error: unknown): Fault | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, statusCode } = error as Partial<FastifyError>;
+  if (typeof code !== 'string' || !code.startsWith('FST_')) return undefined;
+  if (typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500) return undefined;
+  return {
+    code: statusCode,
+    key: FAULT_NAMES[statusCode] ?? 'computeFault',
+    message: MESSAGES[statusCode] ?? error.message,
+  };
+}
+
+function sendFault(reply: FastifyReply, fault: Fault): FastifyReply {
+  return reply
+    .code(fault.code)
+    .header('content-type', FAULT_CONTENT_TYPE)
+    .send(JSON.stringify({ [fault.key]: { code: fault.code, message: fault.message } }));
+}
+
 /** Sends every error of `app` as a compute fault; unexpected ones are logged with their stack. */
 export function renderFaults(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     const fault = faultFor(error);
     if (fault.code >= 500) request.log.error({ err: error }, 'request failed');
-    return reply
-      .code(fault.code)
-      .header('content-type', FAULT_CONTENT_TYPE)
-      .send(JSON.stringify({ [fault.key]: { code: fault.code, message: fault.message } }));
+    return sendFault(reply, fault);
   });
+}
+
+/**
+ * Fastify's `frameworkErrors`: what its router refuses before any hook or
+ * error handler runs, as a compute fault too.
+ */
+export function renderFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const fault = faultFor(error);
+  if (fault.code >= 500) request.log.error({ err: error }, 'request failed');
+  void sendFault(reply, fault);
 }

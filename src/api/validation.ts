@@ -13,9 +13,56 @@ import { pyRepr, pyStr } from './python-repr.js';
  * first than jsonschema does (it checks `required` and
  * `additionalProperties` before `properties`).
  */
-const ajv = new Ajv({ allErrors: false, strict: false });
-// Nova's 'name' format: printable, and no whitespace at either end.
-ajv.addFormat('name', (value: string) => /^\S(.*\S)?$/su.test(value) && !/[\p{Cc}]/u.test(value));
+// strictNumbers: Python reads 1e400 as inf, which is no integer to jsonschema; Ajv's
+// integer check alone would let Infinity through.
+const ajv = new Ajv({ allErrors: false, strict: false, strictNumbers: true });
+
+/**
+ * The number Nova's validator compares with `minimum`/`maximum`
+ * (_SchemaValidator._number_from_str): `int()` of the value, else
+ * `float()`, else none and the bound does not apply. So the string `"0"`
+ * is below a minimum of 1, as the integer 0 is.
+ */
+function boundedNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : value;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (/^[+-]?\d+$/.test(text)) return Number(text);
+  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text)) return Number(text);
+  return undefined;
+}
+
+// Nova's bounds replace jsonschema's (and Ajv's), which look at numbers only.
+for (const [keyword, outside] of [
+  ['minimum', (n: number, limit: number) => n < limit],
+  ['maximum', (n: number, limit: number) => n > limit],
+] as const) {
+  ajv.removeKeyword(keyword);
+  ajv.addKeyword({
+    keyword,
+    schemaType: 'number',
+    errors: true,
+    validate: function bound(limit: number, value: unknown): boolean {
+      const n = boundedNumber(value);
+      if (n === undefined || !outside(n, limit)) return true;
+      (bound as { errors?: Partial<ErrorObject>[] }).errors = [
+        { keyword, params: { limit, compared: n } },
+      ];
+      return false;
+    },
+  });
+}
+/**
+ * Nova's 'name' format (parameter_types.valid_name_regex): characters of the
+ * Basic Multilingual Plane that are printable, which Nova takes as no
+ * Unicode category C* (control, format, lone surrogate, private use,
+ * unassigned) and of the separators only spaces (Zs), with no space at
+ * either end. Anything else could not be stored as given (a lone surrogate
+ * becomes U+FFFD in UTF-8) or shown back as it was.
+ */
+const NAME = /^(?!\p{Zs})[^\p{C}\p{Zl}\p{Zp}\u{10000}-\u{10FFFF}]*(?<!\p{Zs})$/u;
+ajv.addFormat('name', (value: string) => NAME.test(value));
 
 const INVALID_NAME =
   "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.";
@@ -55,10 +102,11 @@ function jsonschemaMessage(error: ErrorObject, value: unknown): string {
     case 'maxLength':
     case 'additionalItems':
       return `${pyRepr(value)} is too long`;
+    // jsonschema words the number compared (`'0'` was compared as 0).
     case 'minimum':
-      return `${pyRepr(value)} is less than the minimum of ${pyRepr(params.limit)}`;
+      return `${pyRepr(params.compared ?? value)} is less than the minimum of ${pyRepr(params.limit)}`;
     case 'maximum':
-      return `${pyRepr(value)} is greater than the maximum of ${pyRepr(params.limit)}`;
+      return `${pyRepr(params.compared ?? value)} is greater than the maximum of ${pyRepr(params.limit)}`;
     case 'pattern':
       return `${pyRepr(value)} does not match ${pyRepr(params.pattern)}`;
     case 'uniqueItems':

@@ -37,6 +37,15 @@ export interface Write<T> {
 
 const MOVED = Symbol('moved');
 
+/**
+ * A key some database could hold. PostgreSQL refuses a NUL in text with an
+ * error rather than finding no row, so a uuid with one (`/os-server-groups/%00`)
+ * is not asked of any database: no group has it.
+ */
+function storable(key: string): boolean {
+  return !key.includes('\u0000');
+}
+
 export class GroupLocator {
   constructor(
     private readonly api: Database<ApiDatabase>,
@@ -100,6 +109,7 @@ export class GroupLocator {
    * on a cell copy after it was copied.
    */
   async write<T>(uuid: string, write: Write<T>, ctx: RequestContext): Promise<T> {
+    if (!storable(uuid)) throw new GroupNotFound(uuid);
     // The access check reads the locked row itself: no lookup before the write.
     const allowed = (projectId: string | null) => {
       if (!ctx.isAdmin && projectId !== ctx.projectId) throw new GroupNotFound(uuid);
@@ -136,6 +146,13 @@ export class GroupLocator {
 }
 
 export function lookupByUuid(uuid: string): Lookup {
+  if (!storable(uuid)) {
+    return {
+      ref: uuid,
+      inApi: () => Promise.resolve(undefined),
+      inCell: () => Promise.resolve(undefined),
+    };
+  }
   return {
     ref: uuid,
     inApi: (db) => getByUuidInApi(db, uuid),

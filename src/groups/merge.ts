@@ -51,7 +51,10 @@ export async function listMerged(
   page: Page,
 ): Promise<MergedList> {
   const offset = page.offset ?? 0;
-  const want = page.limit === undefined ? undefined : offset + page.limit;
+  // A page past any table's end asks for no more rows than a statement's LIMIT can take
+  // (PostgreSQL refuses one past a bigint); it comes out empty all the same.
+  const want =
+    page.limit === undefined ? undefined : Math.min(offset + page.limit, Number.MAX_SAFE_INTEGER);
 
   // NOTE: cells first, then the API database. The online migration commits
   // a group's API copy before it removes the cell copy, so a group moving

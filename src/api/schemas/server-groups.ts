@@ -51,6 +51,9 @@ export const createV264 = wrapper({
           type: ['integer', 'string'],
           pattern: '^[0-9]*$',
           minimum: 1,
+          // NOTE: not in Nova, whose Python integers have no bound. A JSON number past 2**53
+          // is already rounded once parsed here, so it could not be stored as asked.
+          maximum: Number.MAX_SAFE_INTEGER,
           minLength: 1,
         },
       },
