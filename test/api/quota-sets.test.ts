@@ -229,11 +229,12 @@ forEachEngine((engine) => {
         [{ server_groups: 3 }, "'quota_set' is a required property"],
         [
           { quota_set: { server_groups: '99999999999' } },
-          'Quota limit 99999999999 for server_groups must be less than or equal to 2147483647.',
+          // Nova's validator applies the bounds to a string of digits too.
+          'Invalid input for field/attribute server_groups. Value: 99999999999. 99999999999 is greater than the maximum of 2147483647',
         ],
         [
           { quota_set: { server_groups: '-2' } },
-          'Quota limit -2 for server_groups must be greater than or equal to -1.',
+          'Invalid input for field/attribute server_groups. Value: -2. -2 is less than the minimum of -1',
         ],
         [
           { quota_set: { fixed_ips: 3 } },

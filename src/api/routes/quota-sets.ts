@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidInput } from '../../errors.js';
 import type { QuotaOwner, LimitRows } from '../../quotas/store.js';
 import { isQuotaResource } from '../../quotas/resources.js';
 import type { QuotaService } from '../../quotas/service.js';
@@ -14,9 +13,6 @@ const validateUpdate = {
   v236: compileSchema(updateV236),
   v257: compileSchema(updateV257),
 };
-
-/** The database's largest integer: a limit string of more digits would not fit. */
-const MAX_LIMIT = 0x7fffffff;
 
 type ProjectRequest = FastifyRequest<{ Params: { id: string } }>;
 
@@ -44,13 +40,8 @@ function updateRequest(request: ProjectRequest): { limits: LimitRows; force: boo
   const limits: LimitRows = {};
   for (const [key, value] of Object.entries(set)) {
     if (!isQuotaResource(key)) continue;
-    const limit = Number.parseInt(String(value), 10);
-    if (limit > MAX_LIMIT) {
-      throw new InvalidInput(
-        `Quota limit ${limit} for ${key} must be less than or equal to ${MAX_LIMIT}.`,
-      );
-    }
-    limits[key] = limit;
+    // The schema bounded it, string or number, to -1 .. 2^31-1.
+    limits[key] = Number.parseInt(String(value), 10);
   }
   return { limits, force: isTrue(set.force) };
 }
