@@ -2,12 +2,12 @@ import type { Transaction } from 'kysely';
 import pLimit from 'p-limit';
 import type { Cell } from '../cells/cell-pool.js';
 import { fanOut, DEFAULT_FAN_OUT } from '../cells/fan-out.js';
-import type { Database } from '../db/connection.js';
+import { dbFailure, type Database } from '../db/connection.js';
 import type { Engine } from '../db/dialects/index.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import { withRetry } from '../db/retry.js';
 import type { ApiDatabase } from '../db/schema/api.js';
-import { describeError } from '../errors.js';
+import { CellgroupsError, describeError } from '../errors.js';
 import {
   addMembersInApi,
   deleteInApi,
@@ -116,7 +116,15 @@ export async function migrateInstanceGroupsToApiDb(
             moved = await moveBatch(env, cell, wanted);
           } catch (error) {
             budget.giveBack(wanted);
-            failures.push({ cell: cell.mapping, reason: describeError(error) });
+            const failure =
+              error instanceof CellgroupsError
+                ? error
+                : dbFailure(
+                    cell.database,
+                    'move a batch of groups out of the cell database',
+                    error,
+                  );
+            failures.push({ cell: cell.mapping, reason: describeError(failure) });
             return;
           }
           budget.giveBack(wanted - moved.found);
@@ -224,30 +232,36 @@ async function copyToApi(
   copied: ReadonlyMap<string, CopiedGroup>,
 ): Promise<void> {
   const { api } = env;
-  await withRetry(
-    api,
-    () =>
-      api.db.transaction().execute(async (tx) => {
-        const present = await uuidsInApi(tx, [...groups.map((g) => g.uuid), ...copied.keys()]);
-        await insertManyInApi(
-          tx,
-          api.engine,
-          groups.filter((g) => !present.has(g.uuid) && !copied.has(g.uuid)),
-        );
-        const live = new Set(groups.map((g) => g.uuid));
-        for (const [uuid, before] of copied) {
-          if (!present.has(uuid)) continue;
-          const locked = await lockInApi(tx, api.engine, uuid);
-          if (!locked) continue;
-          const after = groups.find((g) => g.uuid === uuid);
-          if (!live.has(uuid) || !after) await deleteInApi(tx, locked.id);
-          else await applyCellChanges(tx, api.engine, locked.id, before, after);
-        }
-        failpoint('before-api-commit');
-      }),
-    // A create that took one of these uuids first: the next attempt skips it.
-    { alsoRetry: (error) => api.engine.isDuplicateKey(error) },
-  );
+  try {
+    await withRetry(
+      api,
+      () =>
+        api.db.transaction().execute(async (tx) => {
+          const present = await uuidsInApi(tx, [...groups.map((g) => g.uuid), ...copied.keys()]);
+          await insertManyInApi(
+            tx,
+            api.engine,
+            groups.filter((g) => !present.has(g.uuid) && !copied.has(g.uuid)),
+          );
+          const live = new Set(groups.map((g) => g.uuid));
+          for (const [uuid, before] of copied) {
+            if (!present.has(uuid)) continue;
+            const locked = await lockInApi(tx, api.engine, uuid);
+            if (!locked) continue;
+            const after = groups.find((g) => g.uuid === uuid);
+            if (!live.has(uuid) || !after) await deleteInApi(tx, locked.id);
+            else await applyCellChanges(tx, api.engine, locked.id, before, after);
+          }
+          failpoint('before-api-commit');
+        }),
+      // A create that took one of these uuids first: the next attempt skips it.
+      { alsoRetry: (error) => api.engine.isDuplicateKey(error) },
+    );
+  } catch (error) {
+    // Say which database failed: the API database's node may be the one that went away.
+    if (error instanceof CellgroupsError || error instanceof SimulatedConflict) throw error;
+    throw dbFailure(api, 'copy a batch of groups to the API database', error);
+  }
 }
 
 /** What a writer changed on the cell copy between `before` and `after`, done to the API copy. */
