@@ -4,6 +4,7 @@ import type { PoolOptions } from '../db/dialects/index.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import { CellMappings, type CellMapping } from './cell-mappings.js';
+import { GroupCells } from './group-cells.js';
 
 /** A cell and a handle on its database. */
 export interface Cell {
@@ -16,6 +17,11 @@ export interface CellPoolOptions {
   readonly pool?: Partial<PoolOptions>;
   /** How long the list of cells is reused before cell_mappings is read again. */
   readonly mappingsTtlMs?: number;
+  /**
+   * How long a cell's schema version that still allows legacy groups is
+   * trusted before it is read again (a version past the blocker is kept).
+   */
+  readonly schemaTtlMs?: number;
   /** Kysely plugins on every cell database (e.g. to count or trace statements). */
   readonly plugins?: readonly KyselyPlugin[];
 }
@@ -30,12 +36,14 @@ export class CellPool {
   private readonly registry: CellMappings;
   private readonly handles = new Map<string, Database<CellDatabase>>();
   private cached: { at: number; cells: readonly CellMapping[] } | undefined;
+  private readonly groupCellsKnown: GroupCells;
 
   constructor(
     api: Database<ApiDatabase>,
     private readonly options: CellPoolOptions = {},
   ) {
     this.registry = new CellMappings(api);
+    this.groupCellsKnown = new GroupCells(options.schemaTtlMs ?? 5_000);
   }
 
   /** Every mapped cell with a database, cell0 included, in mapping order. */
@@ -45,6 +53,21 @@ export class CellPool {
       this.cached = { at: now, cells: await this.registry.list() };
     }
     return this.cached.cells.filter((m) => m.databaseConnection).map((m) => this.cell(m));
+  }
+
+  /**
+   * The cells that may still hold live groups, for group reads and writes
+   * only (see GroupCells): every cell but those known to be past the
+   * blocker migration. A cell listed here may still turn out settled when
+   * `mayHoldGroups` reads its version.
+   */
+  async groupCells(): Promise<Cell[]> {
+    return (await this.cells()).filter((cell) => !this.groupCellsKnown.settled(cell));
+  }
+
+  /** Whether a cell may still hold live groups (its schema version, cached; see GroupCells). */
+  mayHoldGroups(cell: Cell): Promise<boolean> {
+    return this.groupCellsKnown.mayHoldGroups(cell);
   }
 
   /** Forgets the cached cell list (after the registry changed). */
@@ -77,6 +100,7 @@ export class CellPool {
   async close(): Promise<void> {
     const handles = [...this.handles.values()];
     this.handles.clear();
+    this.groupCellsKnown.forget();
     await Promise.allSettled(handles.map((h) => h.close()));
   }
 }

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { Cell, CellPool } from '../cells/cell-pool.js';
-import { fanOut, type FanOutOptions } from '../cells/fan-out.js';
+import type { FanOutOptions } from '../cells/fan-out.js';
+import { fanOutToGroupCells } from '../cells/group-cells.js';
 import type { Database } from '../db/connection.js';
 import { withRetry } from '../db/retry.js';
 import type { ApiDatabase } from '../db/schema/api.js';
@@ -73,8 +74,9 @@ export class GroupLocator {
    * there. So a group being moved is never "not found", nor read empty.
    */
   private async findInCells(lookup: Lookup): Promise<Located> {
-    const { answers, unavailable } = await fanOut(
-      await this.cells.cells(),
+    // Only cells that may still hold groups: past the blocker a cell has none (group-cells.ts).
+    const { answers, unavailable } = await fanOutToGroupCells(
+      this.cells,
       (cell) =>
         lookup.inCell(cell.database.db, { uuid: cell.mapping.uuid, name: cell.mapping.name }),
       this.fan,

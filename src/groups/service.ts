@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CellPool, type CellPoolOptions } from '../cells/cell-pool.js';
-import {
-  DEFAULT_FAN_OUT,
-  fanOut,
-  type FanOutOptions,
-  type UnavailableCell,
-} from '../cells/fan-out.js';
+import { DEFAULT_FAN_OUT, type FanOutOptions, type UnavailableCell } from '../cells/fan-out.js';
+import { fanOutToGroupCells } from '../cells/group-cells.js';
 import type { Config } from '../config/load.js';
 import type { RequestContext } from '../context.js';
 import { openDatabase, type Database } from '../db/connection.js';
@@ -155,8 +151,9 @@ export class GroupService {
   /** Groups of a project (and of one user in it), over the union: a group not yet migrated still counts. */
   async countGroups(filter: { projectId: string; userId?: string }): Promise<UnionCount> {
     // Cells first, then the API database: a group moving meanwhile counts once (see merge.ts).
-    const inCells = await fanOut(
-      await this.cells.cells(),
+    // Cells past the blocker migration hold no live group and are not asked (group-cells.ts).
+    const inCells = await fanOutToGroupCells(
+      this.cells,
       (cell) => cellStore.liveUuidsInCell(cell.database.db, filter),
       this.fan,
     );
@@ -297,8 +294,8 @@ export class GroupService {
   private async liveOwnersInCells(
     projectId: string,
   ): Promise<{ uuid: string; userId: string | null }[]> {
-    const { answers, unavailable } = await fanOut(
-      await this.cells.cells(),
+    const { answers, unavailable } = await fanOutToGroupCells(
+      this.cells,
       (cell) => cellStore.liveOwnersInCell(cell.database.db, projectId),
       this.fan,
     );
@@ -314,8 +311,8 @@ export class GroupService {
   }
 
   private async refuseIfInCell(uuid: string): Promise<void> {
-    const { answers, unavailable } = await fanOut(
-      await this.cells.cells(),
+    const { answers, unavailable } = await fanOutToGroupCells(
+      this.cells,
       (cell) =>
         cellStore.getByUuidInCell(
           cell.database.db,
