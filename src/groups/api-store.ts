@@ -186,6 +186,25 @@ export async function countInApi(db: Db, filter: GroupFilter): Promise<number> {
   return Number((await query.executeTakeFirstOrThrow()).n);
 }
 
+/** A project's groups, and how many of them one user owns, in one statement (a create's quota check). */
+export async function countOwnedInApi(
+  db: Db,
+  projectId: string,
+  userId: string,
+): Promise<{ project: number; user: number }> {
+  const row = await db
+    .selectFrom('instance_groups')
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('project'),
+      eb.fn
+        .sum<number | string | null>(eb.case().when('user_id', '=', userId).then(1).else(0).end())
+        .as('user'),
+    ])
+    .where('project_id', '=', projectId)
+    .executeTakeFirstOrThrow();
+  return { project: Number(row.project), user: Number(row.user ?? 0) };
+}
+
 /** Which of `uuids` have a copy in the API database (one statement). */
 export async function uuidsInApi(db: Db, uuids: readonly string[]): Promise<Set<string>> {
   if (uuids.length === 0) return new Set();

@@ -257,11 +257,14 @@ export class GroupService {
       await withRetry(this.api, () =>
         this.api.db
           .transaction()
-          // NOTE: the counts and the insert are one serializable transaction, so
-          // of creates racing for a project's last group exactly one commits;
-          // the others fail to serialize, are retried, and see it counted. The
-          // fence row makes that hold across the nodes of a Galera cluster too.
-          .setIsolationLevel(limited ? 'serializable' : 'read committed')
+          // NOTE: a quota-checked create writes the project's fence row first
+          // and counts after: racing creates of one project queue on that row,
+          // and each counts once the one before has committed (read committed
+          // reads afresh per statement). On a Galera cluster, where the row
+          // lock holds only on its node, they conflict at certification
+          // instead; the loser is retried and counts the winner's group.
+          // Serializable isolation would add nothing but retries.
+          .setIsolationLevel('read committed')
           .execute(async (tx) => {
             if (quota !== undefined && limited) {
               await writeFence(tx, this.api.engine, projectId, 'server_groups');
@@ -270,12 +273,9 @@ export class GroupService {
                 inCells.map((g) => g.uuid),
               );
               const onlyInCells = inCells.filter((g) => !moved.has(g.uuid));
-              const [ofProject, ofUser] = await Promise.all([
-                apiStore.countInApi(tx, { projectId }),
-                apiStore.countInApi(tx, { projectId, userId }),
-              ]);
-              const projectUsed = ofProject + onlyInCells.length;
-              const userUsed = ofUser + onlyInCells.filter((g) => g.userId === userId).length;
+              const inApi = await apiStore.countOwnedInApi(tx, projectId, userId);
+              const projectUsed = inApi.project + onlyInCells.length;
+              const userUsed = inApi.user + onlyInCells.filter((g) => g.userId === userId).length;
               if (exceeds(projectUsed + 1, quota.project) || exceeds(userUsed + 1, quota.user)) {
                 throw new QuotaExceeded(quota.message);
               }

@@ -57,13 +57,9 @@ export class QuotaService {
 
   /** The limits a new group of `userId` in `projectId` must fit in. */
   async serverGroupLimits(projectId: string, userId: string): Promise<ServerGroupLimits> {
-    const [defaults, project, user] = await Promise.all([
-      this.defaults(),
-      store.projectLimits(this.api.db, projectId),
-      store.userLimits(this.api.db, projectId, userId),
-    ]);
-    const projectLimit = project.server_groups ?? defaults.server_groups;
-    return { project: projectLimit, user: user.server_groups ?? projectLimit };
+    const set = await store.limitsOfResource(this.api.db, 'server_groups', projectId, userId);
+    const projectLimit = set.project ?? set.class ?? this.configured.server_groups;
+    return { project: projectLimit, user: set.user ?? projectLimit };
   }
 
   /** Limits with usage, per resource (os-quota-sets detail, /limits). */

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/connection.js';
 import type { Engine } from '../db/dialects/index.js';
 import { withRetry } from '../db/retry.js';
@@ -71,6 +71,47 @@ export async function limitsGivenToUsers(db: Db, projectId: string): Promise<Lim
     }
   }
   return given;
+}
+
+/**
+ * One resource's limit at each level that sets it (the `default` class,
+ * the project, the user in it), in one statement: the lookup every create
+ * makes before its quota check.
+ */
+export async function limitsOfResource(
+  db: Db,
+  resource: QuotaResource,
+  projectId: string,
+  userId: string,
+): Promise<{ class?: number; project?: number; user?: number }> {
+  const rows = await db
+    .selectFrom('quota_classes')
+    .select([sql<string>`'class'`.as('level'), 'hard_limit'])
+    .where('class_name', '=', 'default')
+    .where('resource', '=', resource)
+    .unionAll(
+      db
+        .selectFrom('quotas')
+        .select([sql<string>`'project'`.as('level'), 'hard_limit'])
+        .where('project_id', '=', projectId)
+        .where('resource', '=', resource),
+    )
+    .unionAll(
+      db
+        .selectFrom('project_user_quotas')
+        .select([sql<string>`'user'`.as('level'), 'hard_limit'])
+        .where('project_id', '=', projectId)
+        .where('user_id', '=', userId)
+        .where('resource', '=', resource),
+    )
+    .execute();
+  const levels: { class?: number; project?: number; user?: number } = {};
+  for (const { level, hard_limit } of rows) {
+    if (hard_limit !== null && (level === 'class' || level === 'project' || level === 'user')) {
+      levels[level] = hard_limit;
+    }
+  }
+  return levels;
 }
 
 export interface QuotaOwner {

@@ -5,12 +5,13 @@ import { novaTable } from '../migration.js';
  * One row per project and counted resource, written by every transaction
  * that counts the resource against its limit and then adds to it.
  *
- * NOTE: on one server the count and the insert are serializable and that
- * is enough. On a multi-writer Galera cluster it is not: isolation holds
- * per node, and two creates on two nodes insert different rows, so
- * certification sees no conflict and both commit past the limit. Writing
- * the same fence row makes them conflict; the loser gets 1213, is retried
- * from its beginning, and counts the winner's group.
+ * NOTE: the fence is what makes a count-then-add exact. On one server the
+ * racing transactions queue on the row's lock, and each counts after the
+ * one before it committed. On a multi-writer Galera cluster the lock holds
+ * only on its node (and so does serializable isolation), but two
+ * transactions that write the same row conflict at certification: the
+ * loser gets 1213, is retried from its beginning, and counts the winner's
+ * group.
  */
 export const quotaFences: SchemaMigration = {
   version: 2,
