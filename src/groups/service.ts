@@ -24,10 +24,29 @@ import {
   type GroupChanges,
   type InstanceGroup,
   type NewGroup,
+  type Rules,
 } from './group.js';
 import { liveMembers, type LiveMember } from './hosts.js';
 import { GroupLocator, lookupByUuid, type Located, type Lookup } from './locate.js';
 import { listMerged, type MergedList, type Page } from './merge.js';
+
+/**
+ * The columns' lengths, checked before writing: a server not in strict mode
+ * would cut a longer value silently, and create returns what it wrote.
+ */
+function checkLengths(row: apiStore.ApiGroupRow): void {
+  const fields: [string, string | null][] = [
+    ['name', row.name],
+    ['user_id', row.userId],
+    ['project_id', row.projectId],
+    ...row.members.map((m): [string, string] => ['member', m]),
+  ];
+  for (const [field, value] of fields) {
+    if (value !== null && value.length > 255) {
+      throw new InvalidInput(`The ${field} of a group is at most 255 characters long.`);
+    }
+  }
+}
 
 /** Whether a count passes a limit (-1: unlimited). */
 const exceeds = (count: number, limit: number) => limit >= 0 && count > limit;
@@ -243,10 +262,12 @@ export class GroupService {
       userId: input.userId ?? ctx.userId,
       projectId: input.projectId ?? ctx.projectId,
       policy: input.policy,
-      rules: input.rules ?? {},
+      // As stored (JSON), so that what create returns is what a read gives.
+      rules: JSON.parse(JSON.stringify(input.rules ?? {})) as Rules,
       members: uniqueMembers(input.members ?? []),
-      createdAt: new Date(),
+      createdAt: this.api.engine.storableDate(new Date()),
     };
+    checkLengths(row);
     const { quota } = options;
     const projectId = row.projectId ?? ctx.projectId;
     const userId = row.userId ?? ctx.userId;
@@ -254,7 +275,7 @@ export class GroupService {
     // Groups not yet migrated count too; cells only ever lose live groups, so reading them first is safe.
     const inCells = limited ? await this.liveOwnersInCells(projectId) : [];
     try {
-      await withRetry(this.api, () =>
+      const id = await withRetry(this.api, () =>
         this.api.db
           .transaction()
           // NOTE: a quota-checked create writes the project's fence row first
@@ -280,14 +301,15 @@ export class GroupService {
                 throw new QuotaExceeded(quota.message);
               }
             }
-            await apiStore.insertInApi(tx, this.api.engine, row);
+            return apiStore.insertInApi(tx, this.api.engine, row);
           }),
       );
+      // Exactly what a read would give (see storableDate, checkLengths): no read-back.
+      return { ...row, updatedAt: null, location: { kind: 'api', id } };
     } catch (error) {
       if (this.api.engine.isDuplicateKey(error)) throw new GroupExists(uuid);
       throw error;
     }
-    return this.get(ctx, uuid);
   }
 
   /** The live groups of a project in the cells, with their users; a cell that does not answer makes the count unknowable. */

@@ -205,17 +205,12 @@ export async function writeFence(
 ): Promise<void> {
   const now = new Date();
   await engine
-    .ignoreDuplicates(
+    .upsert(
       tx
         .insertInto('quota_fences')
-        .values({ project_id: projectId, resource, generation: 0, created_at: now }),
+        .values({ project_id: projectId, resource, generation: 1, created_at: now }),
       ['project_id', 'resource'],
+      { generation: sql`quota_fences.generation + 1`, updated_at: now },
     )
-    .execute();
-  await tx
-    .updateTable('quota_fences')
-    .set((eb) => ({ generation: eb('generation', '+', 1), updated_at: now }))
-    .where('project_id', '=', projectId)
-    .where('resource', '=', resource)
     .execute();
 }

@@ -68,6 +68,10 @@ function suite(label: string, apiEngine: TestEngine, cellEngines: () => TestEngi
             rules: { max_server_per_host: 0 },
           }),
         ).rejects.toThrow(/positive integer/);
+        // Longer than its column: refused, not cut by a server out of strict mode.
+        await expect(
+          cloud.service.create(alice, { name: 'n'.repeat(256), policy: 'affinity' }),
+        ).rejects.toThrow('The name of a group is at most 255 characters long.');
       });
 
       it('refuses a uuid that a cell still holds, saying to migrate it', async () => {

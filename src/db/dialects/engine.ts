@@ -72,6 +72,24 @@ export interface Engine {
   ): InsertQueryBuilder<DB, TB, InsertResult>;
 
   /**
+   * Makes an insert update `updates` on the row that already holds its
+   * unique key instead (one statement: insert or update). An update may
+   * refer to the existing row as `<table>.<column>`.
+   */
+  upsert<DB, TB extends keyof DB>(
+    query: InsertQueryBuilder<DB, TB, InsertResult>,
+    uniqueColumns: readonly string[],
+    updates: Readonly<Record<string, unknown>>,
+  ): InsertQueryBuilder<DB, TB, InsertResult>;
+
+  /**
+   * The timestamp a column will hand back for `date`: MariaDB/MySQL
+   * `DATETIME` keeps whole seconds (MariaDB truncates, MySQL rounds), so a
+   * value meant to be returned without reading it back is cut first.
+   */
+  storableDate(date: Date): Date;
+
+  /**
    * Inserts many rows in as few statements as the engine allows and returns
    * the `returning` columns of the new rows, or nothing where the engine
    * cannot return rows (MariaDB/MySQL: read them back).
@@ -184,6 +202,14 @@ export async function insertReturningIdVia(
 }
 
 /** `ON CONFLICT (…) DO NOTHING`, which PostgreSQL and SQLite share. */
+export function onConflictDoUpdate(
+  query: InsertQueryBuilder<any, any, InsertResult>,
+  uniqueColumns: readonly string[],
+  updates: Readonly<Record<string, unknown>>,
+): InsertQueryBuilder<any, any, InsertResult> {
+  return query.onConflict((oc) => oc.columns(uniqueColumns).doUpdateSet(updates));
+}
+
 export function onConflictDoNothing(
   query: InsertQueryBuilder<any, any, InsertResult>,
   uniqueColumns: readonly string[],

@@ -114,6 +114,8 @@ export const mysqlEngine: Engine = {
   // NOTE: not INSERT IGNORE, which would also turn a foreign key violation
   // (a group deleted meanwhile) into a warning and lose the row silently.
   ignoreDuplicates: (query) => query.onDuplicateKeyUpdate({ id: sql`id` } as never),
+  upsert: (query, _columns, updates) => query.onDuplicateKeyUpdate(updates as never),
+  storableDate: (date) => new Date(Math.floor(date.getTime() / 1000) * 1000),
   insertReturningId: (query) => insertReturningIdVia(query, false),
   idIn: idInList,
   insertMany: (db, table, columns, rows, returning) =>

@@ -6,6 +6,7 @@ import {
   chunked,
   insertReturningIdVia,
   onConflictDoNothing,
+  onConflictDoUpdate,
   type BulkColumn,
   type Engine,
   type PoolOptions,
@@ -118,6 +119,8 @@ export const postgresEngine: Engine = {
 
   lockRows: (query) => query.forUpdate(),
   ignoreDuplicates: (query, columns) => onConflictDoNothing(query, columns) as never,
+  upsert: (query, columns, updates) => onConflictDoUpdate(query, columns, updates) as never,
+  storableDate: (date) => date,
   insertReturningId: (query) => insertReturningIdVia(query, true),
   idIn: (column, ids) => sql<SqlBool>`${sql.ref(column)} = any(${[...ids]}::int4[])`,
   // NOTE: one array parameter per column, whatever the number of rows:

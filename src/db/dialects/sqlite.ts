@@ -21,6 +21,7 @@ import {
   insertManyValues,
   insertReturningIdVia,
   onConflictDoNothing,
+  onConflictDoUpdate,
   type Engine,
 } from './engine.js';
 
@@ -170,6 +171,8 @@ export const sqliteEngine: Engine = {
 
   lockRows: (query) => query,
   ignoreDuplicates: (query, columns) => onConflictDoNothing(query, columns) as never,
+  upsert: (query, columns, updates) => onConflictDoUpdate(query, columns, updates) as never,
+  storableDate: (date) => date,
   insertReturningId: (query) => insertReturningIdVia(query, true),
   idIn: idInList,
   insertMany: (db, table, columns, rows, returning) =>
