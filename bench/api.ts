@@ -53,6 +53,7 @@ import {
   serverUrlFor,
   stopIfInterrupted,
   uniqueName,
+  listOption,
   UsageError,
 } from './support.js';
 
@@ -136,21 +137,6 @@ interface Options {
 const progress = (message: string): void => {
   console.error(message);
 };
-
-function listOption<T extends string>(
-  text: string | undefined,
-  flag: string,
-  allowed: readonly T[],
-  fallback: readonly T[],
-): readonly T[] {
-  if (text === undefined) return fallback;
-  const items = text.split(',').map((s) => (s.trim() === 'mysql' ? 'mariadb' : s.trim()));
-  const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
-  if (items.length === 0 || bad.length > 0) {
-    throw new UsageError(`${flag} takes a list of ${allowed.join(', ')}, not "${text}".`);
-  }
-  return allowed.filter((a) => items.includes(a));
-}
 
 function readFlags(argv: readonly string[]) {
   try {

@@ -73,6 +73,7 @@ import {
   serverUrlFor,
   stopIfInterrupted,
   uniqueName,
+  listOption,
   UsageError,
 } from './support.js';
 
@@ -152,20 +153,6 @@ const progress = (message: string): void => {
   console.error(message);
 };
 
-function listOption<T extends string>(
-  text: string | undefined,
-  flag: string,
-  allowed: readonly T[],
-): readonly T[] {
-  if (text === undefined) return allowed;
-  const items = text.split(',').map((s) => s.trim());
-  const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
-  if (items.length === 0 || bad.length > 0) {
-    throw new UsageError(`${flag} takes a list of ${allowed.join(', ')}, not "${text}".`);
-  }
-  return allowed.filter((a) => items.includes(a));
-}
-
 function readFlags(argv: readonly string[]) {
   try {
     return parseArgs({
@@ -199,11 +186,11 @@ function parseOptions(values: ReturnType<typeof readFlags>): Options {
     groups,
     members: intOption(values.members, '--members', 5, 0),
     cells: intOption(values.cells, '--cells', 4, 1),
-    engines: listOption(values.engines, '--engines', ENGINES),
+    engines: listOption(values.engines, '--engines', ENGINES, ENGINES),
     batch: intOption(values.batch, '--batch', 1_000, 1),
     pass: intOption(values.pass, '--pass', 25_000, 1),
     rowByRowGroups: rowByRow === 0 || rowByRow > groups ? groups : rowByRow,
-    variants: listOption(values.variants, '--variants', VARIANTS),
+    variants: listOption(values.variants, '--variants', VARIANTS, VARIANTS),
     profile: values.profile === true,
     maxCount:
       values['max-count'] === undefined

@@ -138,3 +138,22 @@ export function intOption(
   }
   return value;
 }
+
+/**
+ * A comma-separated flag naming some of `allowed` (`mysql` is read as
+ * `mariadb`), in `allowed`'s order; `fallback` when the flag is absent.
+ */
+export function listOption<T extends string>(
+  text: string | undefined,
+  flag: string,
+  allowed: readonly T[],
+  fallback: readonly T[],
+): readonly T[] {
+  if (text === undefined) return fallback;
+  const items = text.split(',').map((s) => (s.trim() === 'mysql' ? 'mariadb' : s.trim()));
+  const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
+  if (items.length === 0 || bad.length > 0) {
+    throw new UsageError(`${flag} takes a list of ${allowed.join(', ')}, not "${text}".`);
+  }
+  return allowed.filter((a) => items.includes(a));
+}
