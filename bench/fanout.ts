@@ -25,6 +25,7 @@ import { CellMappings } from '../src/cells/cell-mappings.js';
 import { requestContext } from '../src/context.js';
 import { openDatabase, withDatabase } from '../src/db/connection.js';
 import { DEFAULT_POOL, engineFor } from '../src/db/dialects/index.js';
+import { LEGACY_GROUPS_VERSION } from '../src/db/migrations/cell/002-instance-groups-moved.js';
 import { syncSchema } from '../src/db/migrations/migrator.js';
 import type { ApiDatabase } from '../src/db/schema/api.js';
 import type { CellDatabase } from '../src/db/schema/cell.js';
@@ -174,11 +175,15 @@ function legacyGroups(count: number): LegacyGroup[] {
   }));
 }
 
-/** Syncs one cell's schema and seeds its legacy groups. */
+/**
+ * Syncs one cell's schema to the legacy version (cells still holding groups
+ * are there: past it, the blocker guarantees none, and lists skip the cell)
+ * and seeds its legacy groups.
+ */
 async function seedCell(url: string, groups: number): Promise<void> {
   const database = openDatabase<CellDatabase>(url, { pool: { maxConnections: 1 } });
   try {
-    await syncSchema(database, 'cell');
+    await syncSchema(database, 'cell', LEGACY_GROUPS_VERSION);
     // One transaction per group (the test helper's way, so the rows are
     // exactly what the tests write); fast enough at these sizes.
     await insertLegacyGroups(database.db, legacyGroups(groups));
