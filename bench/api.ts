@@ -36,7 +36,6 @@ import { sql } from 'kysely';
 import { CellMappings } from '../src/cells/cell-mappings.js';
 import { syncCellDatabase } from '../src/cells/setup.js';
 import { withDatabase, type Database } from '../src/db/connection.js';
-import { DEFAULT_POOL, engineFor } from '../src/db/dialects/index.js';
 import { syncSchema } from '../src/db/migrations/migrator.js';
 import type { ApiDatabase } from '../src/db/schema/api.js';
 import { maskPassword, parseDatabaseUrl, type EngineName } from '../src/db/url.js';
@@ -50,9 +49,8 @@ import {
   Interrupted,
   percentile,
   roundMs,
-  serverUrlFor,
   stopIfInterrupted,
-  uniqueName,
+  createServerDatabase,
   listOption,
   UsageError,
 } from './support.js';
@@ -224,18 +222,7 @@ function sqliteDatabases(dir: string): NewDatabase {
 }
 
 function serverDatabases(engine: EngineFlag, serverUrl: string, cleanup: Cleanup): NewDatabase {
-  const dialect = engineFor(ENGINE_OF[engine]);
-  return async () => {
-    const name = uniqueName('cgb');
-    const url = serverUrlFor(serverUrl, name);
-    const target = parseDatabaseUrl(url);
-    // Registered first: a create that fails half-way still gets its (IF EXISTS) drop.
-    cleanup.add(`drop ${LABEL[engine]} database ${name}`, () =>
-      dialect.dropDatabase(target, DEFAULT_POOL),
-    );
-    await dialect.createDatabase(target, DEFAULT_POOL);
-    return url;
-  };
+  return () => createServerDatabase(serverUrl, LABEL[engine], cleanup);
 }
 
 /**

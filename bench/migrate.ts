@@ -52,7 +52,6 @@ import {
 import { CellMappings } from '../src/cells/cell-mappings.js';
 import { CellPool, type Cell } from '../src/cells/cell-pool.js';
 import { openDatabase, withDatabase, type Database } from '../src/db/connection.js';
-import { DEFAULT_POOL, engineFor } from '../src/db/dialects/index.js';
 import { LEGACY_GROUPS_VERSION } from '../src/db/migrations/cell/002-instance-groups-moved.js';
 import { syncSchema } from '../src/db/migrations/migrator.js';
 import { withRetry } from '../src/db/retry.js';
@@ -70,9 +69,8 @@ import {
   intOption,
   interruption,
   Interrupted,
-  serverUrlFor,
   stopIfInterrupted,
-  uniqueName,
+  createServerDatabase,
   listOption,
   UsageError,
 } from './support.js';
@@ -300,20 +298,9 @@ function serverPlace(
   serverUrl: string,
   cleanup: Cleanup,
 ): Place {
-  const engine = engineFor(engineName);
   return {
     engine: engineName,
-    async newDatabase() {
-      const name = uniqueName('cgb');
-      const url = serverUrlFor(serverUrl, name);
-      const target = parseDatabaseUrl(url);
-      // Registered first: a create that fails half-way still gets its (IF EXISTS) drop.
-      cleanup.add(`drop ${LABEL[engineName]} database ${name}`, () =>
-        engine.dropDatabase(target, DEFAULT_POOL),
-      );
-      await engine.createDatabase(target, DEFAULT_POOL);
-      return url;
-    },
+    newDatabase: () => createServerDatabase(serverUrl, LABEL[engineName], cleanup),
   };
 }
 

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_POOL, engineFor } from '../src/db/dialects/index.js';
+import { parseDatabaseUrl } from '../src/db/url.js';
 import type {
   KyselyPlugin,
   PluginTransformQueryArgs,
@@ -156,4 +158,23 @@ export function listOption<T extends string>(
     throw new UsageError(`${flag} takes a list of ${allowed.join(', ')}, not "${text}".`);
   }
   return allowed.filter((a) => items.includes(a));
+}
+
+/**
+ * A new, uniquely named database on the server of `serverUrl`, dropped by
+ * `cleanup` (registered before the create, so a create that fails half-way
+ * still gets its IF EXISTS drop); returns its URL.
+ */
+export async function createServerDatabase(
+  serverUrl: string,
+  label: string,
+  cleanup: Cleanup,
+): Promise<string> {
+  const name = uniqueName('cgb');
+  const url = serverUrlFor(serverUrl, name);
+  const target = parseDatabaseUrl(url);
+  const engine = engineFor(target.engine);
+  cleanup.add(`drop ${label} database ${name}`, () => engine.dropDatabase(target, DEFAULT_POOL));
+  await engine.createDatabase(target, DEFAULT_POOL);
+  return url;
 }
