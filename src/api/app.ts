@@ -8,17 +8,17 @@ import Fastify, {
 import type { Config } from '../config/load.js';
 import { versionRoutes, versionV21Routes } from './routes/versions.js';
 import { GroupService } from '../groups/service.js';
-import { authStrategyFor, authenticate, type AuthStrategy } from './auth.js';
-import { acceptJsonBodies } from './bodies.js';
-import { renderFaults, renderFrameworkError } from './faults.js';
-import { checkUrlProject } from './project-url.js';
+import { authStrategyFor, authenticate, type AuthStrategy } from './auth/auth.js';
+import { acceptJsonBodies } from './http/bodies.js';
+import { renderFaults, renderFrameworkError } from './http/faults.js';
+import { checkUrlProject } from './http/project-url.js';
 import { configuredDefaults } from '../quotas/resources.js';
 import { QuotaService } from '../quotas/service.js';
 import { limitRoutes } from './routes/limits.js';
 import { quotaSetRoutes } from './routes/quota-sets.js';
 import { serverGroupRoutes } from './routes/server-groups.js';
-import { lenientUrl } from './urls.js';
-import { negotiateVersions } from './versioning.js';
+import { lenientUrl } from './http/urls.js';
+import { negotiateVersions } from './http/versioning.js';
 
 export interface AppOptions {
   readonly config: Config;

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authStrategyFor, authenticate, noAuth2 } from '../../src/api/auth.js';
+import { authStrategyFor, authenticate, noAuth2 } from '../../src/api/auth/auth.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { expected, replay } from '../support/replay.js';

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
-import { FAULT_CONTENT_TYPE } from '../../src/api/versioning.js';
+import { FAULT_CONTENT_TYPE } from '../../src/api/http/versioning.js';
 import { loadConfig } from '../../src/config/load.js';
 import { requestContext } from '../../src/context.js';
 import { createCloud, type TestCloud } from '../support/cloud.js';

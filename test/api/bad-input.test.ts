@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
-import { lenientUrl } from '../../src/api/urls.js';
-import { FAULT_CONTENT_TYPE } from '../../src/api/versioning.js';
+import { lenientUrl } from '../../src/api/http/urls.js';
+import { FAULT_CONTENT_TYPE } from '../../src/api/http/versioning.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createCloud, type TestCloud } from '../support/cloud.js';
 import { forEachEngine } from '../support/engines.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
-import { keystoneAuth } from '../../src/api/keystone-auth.js';
+import { keystoneAuth } from '../../src/api/auth/keystone.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { blackhole, createCloud, type TestCloud } from '../support/cloud.js';
 import type { TestEngine } from '../support/engines.js';

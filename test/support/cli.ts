@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The built CLI, as an operator runs it (`npm test` builds first). */
 export const MANAGE = path.join(root, 'dist/cli/main.js');
-export const API_SERVER = path.join(root, 'dist/api/server.js');
+export const API_SERVER = path.join(root, 'dist/api/process/server.js');
 
 export interface RunResult {
   readonly code: number;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { QuotaService } from '../../quotas/service.js';
-import { authorize } from '../policy.js';
-import { queryOf, refuseUnknownParams } from '../query.js';
+import { authorize } from '../auth/policy.js';
+import { queryOf, refuseUnknownParams } from '../http/query.js';
 import { limitsView } from '../views/limits.js';
 
 /** `GET /limits`: the caller's project's limits and usage; an admin may ask for `?tenant_id=`. */

@@ -2,10 +2,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { QuotaOwner, LimitRows } from '../../quotas/store.js';
 import { isQuotaResource } from '../../quotas/resources.js';
 import type { QuotaService } from '../../quotas/service.js';
-import { authorize } from '../policy.js';
-import { queryOf, refuseUnknownParams } from '../query.js';
+import { authorize } from '../auth/policy.js';
+import { queryOf, refuseUnknownParams } from '../http/query.js';
 import { isTrue, updateV21, updateV236, updateV257 } from '../schemas/quota-sets.js';
-import { compileSchema } from '../validation.js';
+import { compileSchema } from '../schemas/validation.js';
 import { quotaSetView } from '../views/quota-sets.js';
 
 const validateUpdate = {

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { QuotaService } from '../../quotas/service.js';
-import { queryOf, refuseUnknownParams } from '../query.js';
+import { queryOf, refuseUnknownParams } from '../http/query.js';
 import type { GroupService } from '../../groups/service.js';
 import type { InstanceGroup } from '../../groups/group.js';
 import { InvalidInput } from '../../errors.js';
 import { createV21, createV215, createV264 } from '../schemas/server-groups.js';
-import { compileSchema } from '../validation.js';
-import type { ApiVersion } from '../microversion.js';
+import { compileSchema } from '../schemas/validation.js';
+import type { ApiVersion } from '../http/microversion.js';
 import { serverGroupView } from '../views/server-groups.js';
 
 /** What the routes need beyond the request: the data layer, `[api] max_limit`, the quotas. */

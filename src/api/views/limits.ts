@@ -1,6 +1,6 @@
 import type { QuotaResource } from '../../quotas/resources.js';
 import type { QuotaDetail } from '../../quotas/service.js';
-import type { ApiVersion } from '../microversion.js';
+import type { ApiVersion } from '../http/microversion.js';
 
 /** Nova's names for the limits, in the order Nova's view lists them. */
 const ABSOLUTE: readonly [string, QuotaResource][] = [

@@ -4,7 +4,7 @@ import {
   QUOTA_RESOURCES,
   type QuotaResource,
 } from '../../quotas/resources.js';
-import type { ApiVersion } from '../microversion.js';
+import type { ApiVersion } from '../http/microversion.js';
 
 /** The resources a quota set shows at a microversion (2.36 drops the network ones, 2.57 the files). */
 export function shownResources(version: ApiVersion): readonly QuotaResource[] {

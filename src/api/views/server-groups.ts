@@ -1,5 +1,5 @@
 import type { InstanceGroup } from '../../groups/group.js';
-import type { ApiVersion } from '../microversion.js';
+import type { ApiVersion } from '../http/microversion.js';
 
 /**
  * A server group as the compute API shows it at a microversion: before

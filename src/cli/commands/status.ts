@@ -4,7 +4,7 @@ import {
   runUpgradeChecks,
   worstCode,
   type UpgradeCheckResult,
-} from '../../cells/upgrade-checks.js';
+} from '../../status/upgrade-checks.js';
 import { CellgroupsError } from '../../errors.js';
 import { formatOption, type ActionWrapper, type FormatOptions } from '../command.js';
 import { EXIT } from '../exit-codes.js';

@@ -4,7 +4,7 @@ import {
   negotiate,
   requestedVersion,
   versionHeaders,
-} from '../../../src/api/microversion.js';
+} from '../../../src/api/http/microversion.js';
 import { InvalidInput, VersionNotAcceptable } from '../../../src/errors.js';
 import { readSample, sampleFiles } from '../../support/samples.js';
 

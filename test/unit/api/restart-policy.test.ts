@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RestartPolicy } from '../../../src/api/restart-policy.js';
+import { RestartPolicy } from '../../../src/api/process/restart-policy.js';
 
 const options = {
   minUptimeMs: 10_000,

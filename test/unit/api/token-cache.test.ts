@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { identityV3Url, type TokenInfo } from '../../../src/api/identity.js';
-import { TokenCache } from '../../../src/api/token-cache.js';
+import { identityV3Url, type TokenInfo } from '../../../src/api/auth/identity.js';
+import { TokenCache } from '../../../src/api/auth/token-cache.js';
 
 const info = (expiresAt: number): TokenInfo => ({
   userId: 'u',

@@ -1,4 +1,4 @@
-import { InvalidInput, VersionNotAcceptable } from '../errors.js';
+import { InvalidInput, VersionNotAcceptable } from '../../errors.js';
 
 /**
  * The compute API microversions this server speaks, and how a request

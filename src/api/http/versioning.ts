@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidInput, VersionNotAcceptable } from '../errors.js';
+import { InvalidInput, VersionNotAcceptable } from '../../errors.js';
 import { MIN, negotiate, versionHeaders, type ApiVersion } from './microversion.js';
 
 declare module 'fastify' {

@@ -1,4 +1,4 @@
-import { IdentityUnavailable } from '../errors.js';
+import { IdentityUnavailable } from '../../errors.js';
 
 /** What Keystone says about a valid token (the parts a compute request needs). */
 export interface TokenInfo {

@@ -2,9 +2,9 @@
 import cluster from 'node:cluster';
 import { Command } from 'commander';
 import { pino } from 'pino';
-import { firstRun } from '../cells/setup.js';
-import { loadConfig } from '../config/load.js';
-import { describeError } from '../errors.js';
+import { firstRun } from '../../cells/setup.js';
+import { loadConfig } from '../../config/load.js';
+import { describeError } from '../../errors.js';
 import { serveApi } from './serve.js';
 import { runPrimary } from './workers.js';
 

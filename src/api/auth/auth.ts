@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../config/load.js';
-import { requestContext, type RequestContext } from '../context.js';
-import { InvalidInput } from '../errors.js';
-import { keystoneAuth } from './keystone-auth.js';
+import type { Config } from '../../config/load.js';
+import { requestContext, type RequestContext } from '../../context.js';
+import { InvalidInput } from '../../errors.js';
+import { keystoneAuth } from './keystone.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -5,9 +5,9 @@ import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import { describeError } from '../errors.js';
 import { countLiveInCell } from '../groups/cell-store.js';
-import { CELL0_UUID, CellMappings, type CellMapping } from './cell-mappings.js';
-import type { Cell } from './cell-pool.js';
-import { DEFAULT_FAN_OUT, fanOut, type FanOutOptions } from './fan-out.js';
+import { CELL0_UUID, CellMappings, type CellMapping } from '../cells/cell-mappings.js';
+import type { Cell } from '../cells/cell-pool.js';
+import { DEFAULT_FAN_OUT, fanOut, type FanOutOptions } from '../cells/fan-out.js';
 
 /**
  * The checks of `cellgroups-manage status upgrade check`, as

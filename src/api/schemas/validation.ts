@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from '../../errors.js';
 import { pyRepr, pyStr } from './python-repr.js';
 
 /**

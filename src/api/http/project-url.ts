@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from '../../errors.js';
 
 /**
  * Routes under `/v2.1/{project_id}/…` (the URL the noauth2 handshake hands

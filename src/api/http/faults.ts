@@ -8,7 +8,7 @@ import {
   InvalidInput,
   NotFound,
   VersionNotAcceptable,
-} from '../errors.js';
+} from '../../errors.js';
 import { UnsupportedMediaType } from './bodies.js';
 import { FAULT_CONTENT_TYPE } from './versioning.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config/load.js';
-import { buildApp } from './app.js';
+import type { Config } from '../../config/load.js';
+import { buildApp } from '../app.js';
 
 /** Exit status of a process stopped by a second Ctrl-C (128 + SIGINT, as a shell reports it). */
 export const FORCED_EXIT = 130;

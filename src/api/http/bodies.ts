@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { CellgroupsError, InvalidInput } from '../errors.js';
+import { CellgroupsError, InvalidInput } from '../../errors.js';
 
 /** A body in a media type Nova does not take: 415 `badMediaType`. */
 export class UnsupportedMediaType extends CellgroupsError {

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput } from '../../errors.js';
 import type { ApiVersion } from './microversion.js';
 
 /** The query string as Nova's validator sees it: every value of every key, in order. */

@@ -1,5 +1,5 @@
-import type { RequestContext } from '../context.js';
-import { Forbidden } from '../errors.js';
+import type { RequestContext } from '../../context.js';
+import { Forbidden } from '../../errors.js';
 
 /**
  * The few policy rules of the calls served here, with Nova's defaults and
