@@ -3,14 +3,11 @@ import { openDatabase, unopenableDatabase, type Database } from '../db/connectio
 import type { PoolOptions } from '../db/dialects/index.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
+import type { Cell } from './cell.js';
 import { CellMappings, type CellMapping } from './cell-mappings.js';
 import { GroupCells } from './group-cells.js';
 
-/** A cell and a handle on its database. */
-export interface Cell {
-  readonly mapping: CellMapping;
-  readonly database: Database<CellDatabase>;
-}
+export type { Cell } from './cell.js';
 
 export interface CellPoolOptions {
   /** Connections per cell database (they are many: keep it small). */

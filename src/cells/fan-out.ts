@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import { describeError } from '../errors.js';
-import type { Cell } from './cell-pool.js';
+import type { Cell } from './cell.js';
 
 /** A cell that did not answer a fan-out, and why. */
 export interface UnavailableCell {

@@ -2,7 +2,7 @@ import type { Database } from '../db/connection.js';
 import { LEGACY_GROUPS_VERSION } from '../db/migrations/cell/002-instance-groups-moved.js';
 import { readSchemaVersion } from '../db/migrations/migrator.js';
 import type { CellDatabase } from '../db/schema/cell.js';
-import type { Cell, CellPool } from './cell-pool.js';
+import type { Cell } from './cell.js';
 import { fanOut, type FanOutOptions, type FanOutResult } from './fan-out.js';
 
 /** A version read under way, shared by the callers that come meanwhile. */
@@ -93,6 +93,12 @@ export class GroupCells {
   }
 }
 
+/** What fanOutToGroupCells needs of a CellPool (which builds on GroupCells, so is not imported here). */
+export interface GroupCellSource {
+  groupCells(): Promise<Cell[]>;
+  mayHoldGroups(cell: Cell): Promise<boolean>;
+}
+
 /**
  * A fan-out over the cells that may still hold live groups (see GroupCells):
  * a cell known to be past the blocker is not asked at all; one whose version
@@ -100,7 +106,7 @@ export class GroupCells {
  * costs no more than before. Answers come only from the cells asked.
  */
 export async function fanOutToGroupCells<T>(
-  pool: CellPool,
+  pool: GroupCellSource,
   ask: (cell: Cell) => Promise<T>,
   options: FanOutOptions,
 ): Promise<FanOutResult<T>> {

@@ -1,11 +1,10 @@
 import type { Config } from '../config/load.js';
 import { dbFailure, withDatabase, type Database } from '../db/connection.js';
-import { readSchemaVersion, syncSchema, type SyncResult } from '../db/migrations/migrator.js';
+import { syncSchema, type SyncResult } from '../db/migrations/migrator.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import { maskPassword, withDatabaseName } from '../db/url.js';
 import { CellExists } from '../errors.js';
-import { countLiveInCell } from '../groups/cell-store.js';
 import {
   CELL0_TRANSPORT_URL,
   CELL0_UUID,
@@ -69,23 +68,17 @@ export function countLiveInstances(url: string): Promise<number> {
   });
 }
 
-/** Live legacy instance groups in a cell database (0 when it has no schema yet). */
-export function countLiveGroups(url: string): Promise<number> {
-  return withDatabase<CellDatabase, number>(url, async (cell) => {
-    if ((await readSchemaVersion(cell, 'cell')) === 0) return 0;
-    try {
-      return await countLiveInCell(cell.db);
-    } catch (cause) {
-      throw dbFailure(cell, 'count instance groups', cause);
-    }
-  });
-}
-
 export type DeleteCellOutcome =
   | { readonly kind: 'deleted' }
   | { readonly kind: 'has-instances' }
   | { readonly kind: 'has-instance-mappings' }
   | { readonly kind: 'has-groups'; readonly count: number };
+
+/**
+ * Counts the live groups a cell database still holds. Handed in by the
+ * caller (groups/ reads group rows; cells/ knows nothing of groups).
+ */
+export type CountCellGroups = (databaseUrl: string) => Promise<number>;
 
 /**
  * delete_cell's rules: a cell whose database still has live instances is
@@ -98,6 +91,7 @@ export async function deleteCell(
   cells: CellMappings,
   uuid: string,
   force: boolean,
+  countGroups: CountCellGroups,
 ): Promise<DeleteCellOutcome> {
   const cell = await cells.getByUuid(uuid);
   const mappings = await cells.countInstanceMappings(cell.id);
@@ -109,7 +103,7 @@ export async function deleteCell(
   if (cell.databaseConnection) {
     let groups = 0;
     try {
-      groups = await countLiveGroups(cell.databaseConnection);
+      groups = await countGroups(cell.databaseConnection);
     } catch (error) {
       if (!force) throw error;
     }

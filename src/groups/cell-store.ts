@@ -1,5 +1,7 @@
 import type { Kysely, Selectable, UpdateQueryBuilder, UpdateResult } from 'kysely';
+import { dbFailure, withDatabase } from '../db/connection.js';
 import type { Engine } from '../db/dialects/index.js';
+import { readSchemaVersion } from '../db/migrations/migrator.js';
 import type { CellDatabase, LegacyInstanceGroupsTable } from '../db/schema/cell.js';
 import type { GroupFilter, LockedGroup } from './api-store.js';
 import type { InstanceGroup } from './group.js';
@@ -354,6 +356,18 @@ export async function countLiveInCell(db: Db): Promise<number> {
     .where('deleted', '=', 0)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** Live legacy groups in the cell database at `url` (0 when it has no schema yet). */
+export function countLiveInCellDatabase(url: string): Promise<number> {
+  return withDatabase<CellDatabase, number>(url, async (cell) => {
+    if ((await readSchemaVersion(cell, 'cell')) === 0) return 0;
+    try {
+      return await countLiveInCell(cell.db);
+    } catch (cause) {
+      throw dbFailure(cell, 'count instance groups', cause);
+    }
+  });
 }
 
 /**

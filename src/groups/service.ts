@@ -6,6 +6,8 @@ import type { Config } from '../config/load.js';
 import type { RequestContext } from '../context.js';
 import { openDatabase, type Database } from '../db/connection.js';
 import { withRetry } from '../db/retry.js';
+import type { Kysely } from 'kysely';
+import type { Engine } from '../db/dialects/index.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import {
   CellUnavailable,
@@ -15,7 +17,6 @@ import {
   InvalidInput,
   QuotaExceeded,
 } from '../errors.js';
-import { writeFence } from '../quotas/store.js';
 import * as apiStore from './api-store.js';
 import * as cellStore from './cell-store.js';
 import {
@@ -53,6 +54,17 @@ const exceeds = (count: number, limit: number) => limit >= 0 && count > limit;
 
 const UUID_LIKE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
+/**
+ * Writes the project's quota fence row inside the create's transaction (see
+ * create). Handed in by the caller: quotas/ owns how the fence is stored, and
+ * groups/ does not import quotas/.
+ */
+export type QuotaFence = (
+  tx: Kysely<ApiDatabase>,
+  engine: Engine,
+  projectId: string,
+) => Promise<void>;
+
 /** The limits on groups a create must respect, and what to say when it would pass one. */
 export interface GroupQuota {
   /** Groups of the project (-1: unlimited). */
@@ -60,6 +72,7 @@ export interface GroupQuota {
   /** Groups of the creating user within the project (-1: unlimited). */
   readonly user: number;
   readonly message: string;
+  readonly fence: QuotaFence;
 }
 
 export interface GroupServiceOptions {
@@ -288,7 +301,7 @@ export class GroupService {
           .setIsolationLevel('read committed')
           .execute(async (tx) => {
             if (quota !== undefined && limited) {
-              await writeFence(tx, this.api.engine, projectId, 'server_groups');
+              await quota.fence(tx, this.api.engine, projectId);
               const moved = await apiStore.uuidsInApi(
                 tx,
                 inCells.map((g) => g.uuid),

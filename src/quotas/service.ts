@@ -1,7 +1,9 @@
+import type { Kysely } from 'kysely';
+import type { UnavailableCell } from '../cells/fan-out.js';
 import type { Database } from '../db/connection.js';
+import type { Engine } from '../db/dialects/index.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import { CellUnavailable, InvalidInput } from '../errors.js';
-import type { GroupService } from '../groups/service.js';
 import { QUOTA_RESOURCES, unlimited, type QuotaLimits, type QuotaResource } from './resources.js';
 import * as store from './store.js';
 import type { LimitRows, QuotaOwner } from './store.js';
@@ -17,7 +19,23 @@ export interface QuotaDetail {
 export interface ServerGroupLimits {
   readonly project: number;
   readonly user: number;
+  /** Serializes racing creates of one project: written in the create's transaction, before it counts. */
+  readonly fence: (tx: Kysely<ApiDatabase>, engine: Engine, projectId: string) => Promise<void>;
 }
+
+/**
+ * What quotas need of the groups: a project's (or user's) groups, counted
+ * wherever they live. Handed in (the group service is one): groups/ and
+ * quotas/ share a layer and do not import each other.
+ */
+export interface GroupCounter {
+  countGroups(
+    owner: QuotaOwner,
+  ): Promise<{ readonly count: number; readonly unavailable: readonly UnavailableCell[] }>;
+}
+
+const fenceServerGroups = (tx: Kysely<ApiDatabase>, engine: Engine, projectId: string) =>
+  store.writeFence(tx, engine, projectId, 'server_groups');
 
 /** Nova's sum and difference of limits, where anything below 0 is unlimited (-1). */
 const plus = (a: number, b: number) => (unlimited(a) || unlimited(b) ? -1 : a + b);
@@ -35,7 +53,7 @@ const finite = (limit: number) => (unlimited(limit) ? Infinity : limit);
 export class QuotaService {
   constructor(
     private readonly api: Database<ApiDatabase>,
-    private readonly groups: GroupService,
+    private readonly groups: GroupCounter,
     private readonly configured: QuotaLimits,
   ) {}
 
@@ -59,7 +77,7 @@ export class QuotaService {
   async serverGroupLimits(projectId: string, userId: string): Promise<ServerGroupLimits> {
     const set = await store.limitsOfResource(this.api.db, 'server_groups', projectId, userId);
     const projectLimit = set.project ?? set.class ?? this.configured.server_groups;
-    return { project: projectLimit, user: set.user ?? projectLimit };
+    return { project: projectLimit, user: set.user ?? projectLimit, fence: fenceServerGroups };
   }
 
   /** Limits with usage, per resource (os-quota-sets detail, /limits). */

@@ -4,6 +4,7 @@ import { requestContext } from '../../src/context.js';
 import { syncSchema } from '../../src/db/migrations/migrator.js';
 import { CellUnavailable, GroupInCell, GroupNotFound, QuotaExceeded } from '../../src/errors.js';
 import type { GroupQuota } from '../../src/groups/service.js';
+import { writeFence } from '../../src/quotas/store.js';
 import { blackhole, createCloud, type TestCloud } from '../support/cloud.js';
 import { forEachEngine } from '../support/engines.js';
 import { insertLegacyGroups } from '../support/legacy.js';
@@ -18,7 +19,12 @@ import { must } from '../support/must.js';
  */
 
 const alice = requestContext('alice', 'p1');
-const quota = (project: number): GroupQuota => ({ project, user: -1, message: 'over quota' });
+const quota = (project: number): GroupQuota => ({
+  project,
+  user: -1,
+  message: 'over quota',
+  fence: (tx, engine, projectId) => writeFence(tx, engine, projectId, 'server_groups'),
+});
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Counts the statements run through the databases it is a plugin of. */

@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/load.js';
 import { requestContext, type RequestContext } from '../../context.js';
 import { InvalidInput } from '../../errors.js';
 import { keystoneAuth } from './keystone.js';
+import type { AuthStrategy } from './strategy.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,15 +12,7 @@ declare module 'fastify' {
   }
 }
 
-/**
- * How a request proves who it is. A strategy either gives the request its
- * context or answers it itself (a handshake, a 401). `noauth2` is here;
- * `keystone` is in keystone-auth.ts.
- */
-export interface AuthStrategy {
-  readonly name: string;
-  authenticate(request: FastifyRequest, reply: FastifyReply): Promise<RequestContext | 'answered'>;
-}
+export type { AuthStrategy } from './strategy.js';
 
 /** The user_id and project_id columns: varchar(255) in every table. */
 const MAX_ID_LENGTH = 255;

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { Config } from '../../config/load.js';
 import { requestContext } from '../../context.js';
 import { ConfigError, Forbidden, IdentityUnavailable } from '../../errors.js';
-import type { AuthStrategy } from './auth.js';
+import type { AuthStrategy } from './strategy.js';
 import { IdentityClient, identityV3Url } from './identity.js';
 import { TokenCache } from './token-cache.js';
 

@@ -6,6 +6,7 @@ import {
   type CellMapping,
 } from '../../cells/cell-mappings.js';
 import { deleteCell, mapCell0, simpleCellSetup } from '../../cells/setup.js';
+import { countLiveInCellDatabase } from '../../groups/cell-store.js';
 import { maskPassword, parseDatabaseUrl } from '../../db/url.js';
 import { CellExists, CellNotFound } from '../../errors.js';
 import {
@@ -269,7 +270,12 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
       action(async (ctx, options: { cell_uuid: string; force?: boolean }) =>
         withCells(ctx, async (cells) => {
           try {
-            const outcome = await deleteCell(cells, options.cell_uuid, options.force ?? false);
+            const outcome = await deleteCell(
+              cells,
+              options.cell_uuid,
+              options.force ?? false,
+              countLiveInCellDatabase,
+            );
             switch (outcome.kind) {
               case 'deleted':
                 return EXIT.OK;
