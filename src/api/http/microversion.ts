@@ -1,18 +1,12 @@
 import { InvalidInput, VersionNotAcceptable } from '../../errors.js';
+import { MAX_VERSION, MIN_VERSION, type Microversion } from '../versions-table.js';
 
 /**
- * The compute API microversions this server speaks, and how a request
- * picks one. Version discovery announces the range; the per-version
- * behaviour of os-server-groups builds on `ApiVersion`.
+ * How a request picks a microversion. The versions this server speaks, and
+ * what each changed, are in ../versions-table.ts; the per-version behaviour
+ * of views, schemas and query rules asks `ApiVersion.atLeast(MV.NAME)`.
  */
-export const MIN_VERSION = '2.1';
-
-/**
- * The newest microversion of the Nova release the captured samples come
- * from (Zed). Nothing between 2.75 and 2.93 changed os-server-groups, so a
- * client negotiating any of them gets the same server-group behaviour.
- */
-export const MAX_VERSION = '2.93';
+export { MAX_VERSION, MIN_VERSION };
 
 /** The standard header, `OpenStack-API-Version: compute 2.64`. */
 export const VERSION_HEADER = 'openstack-api-version';
@@ -41,8 +35,8 @@ export class ApiVersion {
     return this.major - other.major || this.minor - other.minor;
   }
 
-  /** At least `version` (the way handlers ask: "since 2.64"). */
-  atLeast(version: string): boolean {
+  /** At least `version` (the way handlers ask: "since MV.POLICY_SINGULAR"); only versions of the table. */
+  atLeast(version: Microversion): boolean {
     let bound = KNOWN.get(version);
     if (bound === undefined) {
       bound = ApiVersion.parse(version);

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { InvalidInput } from '../../errors.js';
 import type { ApiVersion } from './microversion.js';
+import { MV } from '../versions-table.js';
 
 /** The query string as Nova's validator sees it: every value of every key, in order. */
 export function queryOf(request: FastifyRequest): Map<string, string[]> {
@@ -21,7 +22,7 @@ export function refuseUnknownParams(
   known: readonly string[],
   version: ApiVersion,
 ): void {
-  if (!version.atLeast('2.75')) return;
+  if (!version.atLeast(MV.STRICT_QUERY)) return;
   const unknown = [...query.keys()].filter((k) => !known.includes(k));
   if (unknown.length === 0) return;
   throw new InvalidInput(

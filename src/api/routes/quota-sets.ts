@@ -7,6 +7,7 @@ import { queryOf, refuseUnknownParams } from '../http/query.js';
 import { isTrue, updateV21, updateV236, updateV257 } from '../schemas/quota-sets.js';
 import { compileSchema } from '../schemas/validation.js';
 import { quotaSetView } from '../views/quota-sets.js';
+import { MV } from '../versions-table.js';
 
 const validateUpdate = {
   v21: compileSchema(updateV21),
@@ -30,9 +31,9 @@ function ownerOf(request: ProjectRequest): QuotaOwner {
 /** The limits of an update body (validated), and whether `force` skips the usage checks. */
 function updateRequest(request: ProjectRequest): { limits: LimitRows; force: boolean } {
   const version = request.apiVersion;
-  const validate = version.atLeast('2.57')
+  const validate = version.atLeast(MV.FILE_QUOTAS_GONE)
     ? validateUpdate.v257
-    : version.atLeast('2.36')
+    : version.atLeast(MV.NETWORK_QUOTAS_GONE)
       ? validateUpdate.v236
       : validateUpdate.v21;
   validate(request.body);

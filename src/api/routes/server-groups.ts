@@ -8,6 +8,7 @@ import { createV21, createV215, createV264 } from '../schemas/server-groups.js';
 import { compileSchema } from '../schemas/validation.js';
 import type { ApiVersion } from '../http/microversion.js';
 import { serverGroupView } from '../views/server-groups.js';
+import { MV } from '../versions-table.js';
 
 /** What the routes need beyond the request: the data layer, `[api] max_limit`, the quotas. */
 export interface ServerGroupDeps {
@@ -33,9 +34,9 @@ interface CreateBody {
 
 /** The create body, checked against the schema of the request's microversion. */
 function createRequest(body: unknown, version: ApiVersion): CreateBody['server_group'] {
-  const validate = version.atLeast('2.64')
+  const validate = version.atLeast(MV.POLICY_SINGULAR)
     ? validateCreate.v264
-    : version.atLeast('2.15')
+    : version.atLeast(MV.SOFT_POLICIES)
       ? validateCreate.v215
       : validateCreate.v21;
   validate(body);

@@ -1,6 +1,7 @@
 import type { QuotaResource } from '../../quotas/resources.js';
 import type { QuotaDetail } from '../../quotas/service.js';
 import type { ApiVersion } from '../http/microversion.js';
+import { MV } from '../versions-table.js';
 
 /** Nova's names for the limits, in the order Nova's view lists them. */
 const ABSOLUTE: readonly [string, QuotaResource][] = [
@@ -28,19 +29,20 @@ const USED: readonly [string, QuotaResource][] = [
   ['totalServerGroupsUsed', 'server_groups'],
 ];
 
-/** `GET /limits`: 2.36 drops the network limits, 2.39 maxImageMeta, 2.57 the personality ones. */
+/** `GET /limits`: network limits, maxImageMeta and the personality ones go at their versions (see MV). */
 export function limitsView(
   quotas: Record<QuotaResource, QuotaDetail>,
   version: ApiVersion,
 ): { limits: { rate: never[]; absolute: Record<string, number> } } {
   const hidden: QuotaResource[] = [];
-  if (version.atLeast('2.36'))
+  if (version.atLeast(MV.NETWORK_QUOTAS_GONE))
     hidden.push('floating_ips', 'security_groups', 'security_group_rules');
-  if (version.atLeast('2.57')) hidden.push('injected_files', 'injected_file_content_bytes');
+  if (version.atLeast(MV.FILE_QUOTAS_GONE))
+    hidden.push('injected_files', 'injected_file_content_bytes');
   const absolute: Record<string, number> = {};
   for (const [name, resource] of ABSOLUTE) {
     if (hidden.includes(resource)) continue;
-    if (name === 'maxImageMeta' && version.atLeast('2.39')) continue;
+    if (name === 'maxImageMeta' && version.atLeast(MV.IMAGE_META_LIMIT_GONE)) continue;
     absolute[name] = quotas[resource].limit;
   }
   for (const [name, resource] of USED) {

@@ -5,12 +5,13 @@ import {
   type QuotaResource,
 } from '../../quotas/resources.js';
 import type { ApiVersion } from '../http/microversion.js';
+import { MV } from '../versions-table.js';
 
 /** The resources a quota set shows at a microversion (2.36 drops the network ones, 2.57 the files). */
 export function shownResources(version: ApiVersion): readonly QuotaResource[] {
-  const hidden = version.atLeast('2.57')
+  const hidden = version.atLeast(MV.FILE_QUOTAS_GONE)
     ? HIDDEN_FROM_2_57
-    : version.atLeast('2.36')
+    : version.atLeast(MV.NETWORK_QUOTAS_GONE)
       ? HIDDEN_FROM_2_36
       : [];
   return QUOTA_RESOURCES.filter((r) => !hidden.includes(r));

@@ -1,5 +1,6 @@
 import type { InstanceGroup } from '../../groups/group.js';
 import type { ApiVersion } from '../http/microversion.js';
+import { MV } from '../versions-table.js';
 
 /**
  * A server group as the compute API shows it at a microversion: before
@@ -12,10 +13,10 @@ export function serverGroupView(
   members: readonly string[],
   version: ApiVersion,
 ): Record<string, unknown> {
-  const owner = version.atLeast('2.13')
+  const owner = version.atLeast(MV.GROUP_OWNER)
     ? { project_id: group.projectId, user_id: group.userId }
     : {};
-  if (version.atLeast('2.64')) {
+  if (version.atLeast(MV.POLICY_SINGULAR)) {
     return {
       id: group.uuid,
       name: group.name,

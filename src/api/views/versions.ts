@@ -1,4 +1,4 @@
-import { MAX_VERSION, MIN_VERSION } from '../http/microversion.js';
+import { MAX_VERSION, MIN_VERSION } from '../versions-table.js';
 
 /** One entry of the version documents, as Nova renders it. */
 export interface VersionLink {
