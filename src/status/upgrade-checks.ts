@@ -27,23 +27,17 @@ export const CHECK_RESULT_NAMES: Readonly<Record<CheckCode, string>> = {
   2: 'Failure',
 };
 
-export interface UpgradeCheckResult {
-  /** The check's name, as the table prints it. */
-  readonly check: string;
+/** What one check found: oslo.upgradecheck's `Result(code, details)`. */
+export interface CheckResult {
   readonly code: CheckCode;
   /** What is wrong and what to run, in lines separated by "\n"; null on success. */
   readonly details: string | null;
 }
 
-/** The checks, in the order they run and print. */
-export const UPGRADE_CHECKS = [
-  'Cells v2',
-  'API database schema',
-  'Instance group migration',
-  'Cell database schema',
-] as const;
-
-type CheckName = (typeof UPGRADE_CHECKS)[number];
+/** A check's result under the check's name, as the table prints it. */
+export interface UpgradeCheckResult extends CheckResult {
+  readonly check: string;
+}
 
 export interface UpgradeCheckOptions {
   /** `[api_database] connection`. */
@@ -53,27 +47,15 @@ export interface UpgradeCheckOptions {
 }
 
 /** The exit status of a run: the worst code of its checks. */
-export function worstCode(results: readonly UpgradeCheckResult[]): CheckCode {
+export function worstCode(results: readonly CheckResult[]): CheckCode {
   return results.reduce<CheckCode>((worst, r) => (r.code > worst ? r.code : worst), 0);
 }
 
 const MANAGE = 'cellgroups-manage';
 
-const success = (check: CheckName): UpgradeCheckResult => ({
-  check,
-  code: CheckCode.SUCCESS,
-  details: null,
-});
-const warning = (check: CheckName, details: string): UpgradeCheckResult => ({
-  check,
-  code: CheckCode.WARNING,
-  details,
-});
-const failure = (check: CheckName, details: string): UpgradeCheckResult => ({
-  check,
-  code: CheckCode.FAILURE,
-  details,
-});
+const success: CheckResult = { code: CheckCode.SUCCESS, details: null };
+const warning = (details: string): CheckResult => ({ code: CheckCode.WARNING, details });
+const failure = (details: string): CheckResult => ({ code: CheckCode.FAILURE, details });
 
 function cellLabel(cell: Pick<CellMapping, 'name' | 'uuid'>): string {
   return cell.name ? `${cell.name} (${cell.uuid})` : cell.uuid;
@@ -90,6 +72,35 @@ type CellAnswer =
   | { readonly mapping: CellMapping; readonly ok: false; readonly reason: string };
 
 /**
+ * What the checks look at, read once for all of them: the API schema
+ * version, the cell mappings and each cell's answer. When the API database
+ * (or its cell list) cannot be read, `blocked` says why and what to do, and
+ * every check that needs the cells fails with it.
+ */
+export type Deployment =
+  | { readonly blocked: string; readonly apiVersion: number | null }
+  | {
+      readonly blocked: null;
+      readonly apiVersion: number;
+      readonly mappings: readonly CellMapping[];
+      readonly cells: readonly CellAnswer[];
+    };
+
+/** One upgrade check: a name, and a function of what was read. */
+export interface UpgradeCheck {
+  readonly name: string;
+  readonly check: (deployment: Deployment) => CheckResult;
+}
+
+/** The checks, in the order they run and print. */
+export const UPGRADE_CHECKS: readonly UpgradeCheck[] = [
+  { name: 'Cells v2', check: cellsV2Check },
+  { name: 'API database schema', check: apiSchemaCheck },
+  { name: 'Instance group migration', check: instanceGroupCheck },
+  { name: 'Cell database schema', check: cellSchemaCheck },
+];
+
+/**
  * Runs every check against the API database at `apiDatabaseUrl` and every
  * mapped cell (cell0 included). A database that cannot be read fails the
  * checks that need it, with a message naming it (password masked); this
@@ -98,7 +109,13 @@ type CellAnswer =
 export async function runUpgradeChecks(
   options: UpgradeCheckOptions,
 ): Promise<UpgradeCheckResult[]> {
-  return withDatabase<ApiDatabase, UpgradeCheckResult[]>(options.apiDatabaseUrl, async (api) => {
+  const deployment = await readDeployment(options);
+  return UPGRADE_CHECKS.map(({ name, check }) => ({ check: name, ...check(deployment) }));
+}
+
+/** Reads what the checks need; a database that cannot be read becomes `blocked`, not an error. */
+function readDeployment(options: UpgradeCheckOptions): Promise<Deployment> {
+  return withDatabase<ApiDatabase, Deployment>(options.apiDatabaseUrl, async (api) => {
     // The driver's words, naming the database, as one sentence.
     const unreadable = (error: unknown) => {
       const message = describeError(error).replace(/\.$/, '');
@@ -111,69 +128,58 @@ export async function runUpgradeChecks(
     try {
       apiVersion = await readSchemaVersion(api, 'api');
     } catch (error) {
-      const details = `${unreadable(error)}. Check [api_database] connection and that the database answers, and then retry.`;
-      return UPGRADE_CHECKS.map((check) => failure(check, details));
+      const blocked = `${unreadable(error)}. Check [api_database] connection and that the database answers, and then retry.`;
+      return { blocked, apiVersion: null };
     }
-    const schema = apiSchemaCheck(apiVersion);
     if (apiVersion === 0) {
-      const details =
+      const blocked =
         `The API database ${api.displayUrl} has no schema yet. ` +
         `Run command '${MANAGE} api_db sync' and then retry.`;
-      return [
-        failure('Cells v2', details),
-        schema,
-        failure('Instance group migration', details),
-        failure('Cell database schema', details),
-      ];
+      return { blocked, apiVersion };
     }
 
     let mappings: CellMapping[];
     try {
       mappings = await new CellMappings(api).list();
     } catch (error) {
-      const details = `${unreadable(error)}. Check that the database answers, and then retry.`;
-      return [
-        failure('Cells v2', details),
-        schema,
-        failure('Instance group migration', details),
-        failure('Cell database schema', details),
-      ];
+      const blocked = `${unreadable(error)}. Check that the database answers, and then retry.`;
+      return { blocked, apiVersion };
     }
-    const answers = await askCells(mappings, options.fanOut ?? DEFAULT_FAN_OUT);
-    return [cellsV2Check(mappings), schema, instanceGroupCheck(answers), cellSchemaCheck(answers)];
+    const cells = await askCells(mappings, options.fanOut ?? DEFAULT_FAN_OUT);
+    return { blocked: null, apiVersion, mappings, cells };
   });
 }
 
 /** Nova's "Cells v2" check: cell0 and at least one other cell are mapped. */
-function cellsV2Check(mappings: readonly CellMapping[]): UpgradeCheckResult {
+function cellsV2Check(deployment: Deployment): CheckResult {
+  if (deployment.blocked !== null) return failure(deployment.blocked);
+  const { mappings } = deployment;
   if (mappings.length === 0) {
     return failure(
-      'Cells v2',
       `No cell mappings found. Run command '${MANAGE} cell_v2 simple_cell_setup' and then retry.`,
     );
   }
   if (!mappings.some((m) => m.uuid === CELL0_UUID)) {
     return failure(
-      'Cells v2',
       `No cell0 mapping found. Run command '${MANAGE} cell_v2 map_cell0' and then retry.`,
     );
   }
   if (mappings.length < 2) {
     return failure(
-      'Cells v2',
       'There needs to be at least two cell mappings, one for cell0 and one for your first cell. ' +
         `Run command '${MANAGE} cell_v2 simple_cell_setup' and then retry.`,
     );
   }
-  return success('Cells v2');
+  return success;
 }
 
-function apiSchemaCheck(version: number): UpgradeCheckResult {
+/** The API database is at this program's schema version (needs only the API database). */
+function apiSchemaCheck({ apiVersion, blocked }: Deployment): CheckResult {
+  if (apiVersion === null) return failure(blocked ?? 'The API database could not be read.');
   const latest = latestVersion('api');
-  if (version >= latest) return success('API database schema');
+  if (apiVersion >= latest) return success;
   return failure(
-    'API database schema',
-    `The API database is at schema version ${version}, this cellgroups needs ${latest}: ` +
+    `The API database is at schema version ${apiVersion}, this cellgroups needs ${latest}: ` +
       `run '${MANAGE} api_db sync'.`,
   );
 }
@@ -237,11 +243,12 @@ const notChecked = (answer: Extract<CellAnswer, { ok: false }>) =>
   `${cellLabel(answer.mapping)} could not be checked: ${answer.reason}`;
 
 /** Live groups still in a cell database: the online data migration has work left. */
-function instanceGroupCheck(answers: readonly CellAnswer[]): UpgradeCheckResult {
+function instanceGroupCheck(deployment: Deployment): CheckResult {
+  if (deployment.blocked !== null) return failure(deployment.blocked);
   const lines: string[] = [];
   let left = 0;
   let down = 0;
-  for (const answer of answers) {
+  for (const answer of deployment.cells) {
     if (!answer.ok) {
       down += 1;
       lines.push(notChecked(answer));
@@ -253,18 +260,19 @@ function instanceGroupCheck(answers: readonly CellAnswer[]): UpgradeCheckResult 
     }
   }
   if (left > 0) lines.push(`Run '${MANAGE} db online_data_migrations'.`);
-  if (down > 0) return failure('Instance group migration', lines.join('\n'));
-  if (left > 0) return warning('Instance group migration', lines.join('\n'));
-  return success('Instance group migration');
+  if (down > 0) return failure(lines.join('\n'));
+  if (left > 0) return warning(lines.join('\n'));
+  return success;
 }
 
 /** Cell databases behind this program's schema: `db sync` has not been run there yet. */
-function cellSchemaCheck(answers: readonly CellAnswer[]): UpgradeCheckResult {
+function cellSchemaCheck(deployment: Deployment): CheckResult {
+  if (deployment.blocked !== null) return failure(deployment.blocked);
   const latest = latestVersion('cell');
   const lines: string[] = [];
   let behind = 0;
   let down = 0;
-  for (const answer of answers) {
+  for (const answer of deployment.cells) {
     if (!answer.ok) {
       down += 1;
       lines.push(notChecked(answer));
@@ -282,7 +290,7 @@ function cellSchemaCheck(answers: readonly CellAnswer[]): UpgradeCheckResult {
         'reports nothing left to migrate.',
     );
   }
-  if (down > 0) return failure('Cell database schema', lines.join('\n'));
-  if (behind > 0) return warning('Cell database schema', lines.join('\n'));
-  return success('Cell database schema');
+  if (down > 0) return failure(lines.join('\n'));
+  if (behind > 0) return warning(lines.join('\n'));
+  return success;
 }

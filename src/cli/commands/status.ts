@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import {
   CHECK_RESULT_NAMES,
+  CheckCode,
   runUpgradeChecks,
   worstCode,
   type UpgradeCheckResult,
@@ -16,6 +17,12 @@ import { renderJson } from '../output.js';
  * 1: the worst is a warning; 2: a check failed; 255: the checks could not
  * run (including a configuration error, so that 1 only ever means warning).
  */
+const EXIT_FOR: Readonly<Record<CheckCode, number>> = {
+  [CheckCode.SUCCESS]: 0,
+  [CheckCode.WARNING]: 1,
+  [CheckCode.FAILURE]: 2,
+};
+
 export function registerStatusCommands(program: Command, action: ActionWrapper): void {
   const status = program
     .command('status')
@@ -46,7 +53,7 @@ export function registerStatusCommands(program: Command, action: ActionWrapper):
           ctx.err(`ERROR: ${error.message}`);
           return EXIT.UNEXPECTED;
         }
-        const exitCode = worstCode(results);
+        const exitCode = EXIT_FOR[worstCode(results)];
         ctx.out(
           options.format === 'json'
             ? renderJson({
