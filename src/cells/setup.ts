@@ -3,12 +3,14 @@ import { dbFailure, withDatabase, type Database } from '../db/connection.js';
 import { syncSchema, type SyncResult } from '../db/migrations/migrator.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import type { ApiDatabase } from '../db/schema/api.js';
-import { maskPassword, withDatabaseName } from '../db/url.js';
-import { CellExists } from '../errors.js';
+import { maskPassword, parseDatabaseUrl, withDatabaseName } from '../db/url.js';
+import { CellExists, CellNotFound } from '../errors.js';
 import {
   CELL0_TRANSPORT_URL,
   CELL0_UUID,
   CellMappings,
+  isCell0,
+  transportUrlProblem,
   type CellMapping,
 } from './cell-mappings.js';
 
@@ -111,6 +113,78 @@ export async function deleteCell(
   }
   await cells.delete(cell);
   return { kind: 'deleted' };
+}
+
+export interface CellUpdate {
+  readonly name?: string | undefined;
+  readonly transportUrl?: string | undefined;
+  readonly databaseConnection?: string | undefined;
+  readonly disable?: boolean | undefined;
+  readonly enable?: boolean | undefined;
+}
+
+export type UpdateCellOutcome =
+  /** `unchanged`: the cell already was disabled (or enabled) as asked; the other fields were updated. */
+  | { readonly kind: 'updated'; readonly cell: CellMapping; readonly unchanged?: 'disabled' }
+  | { readonly kind: 'not-found'; readonly message: string }
+  | { readonly kind: 'bad-transport-url'; readonly problem: string }
+  | { readonly kind: 'url-in-use'; readonly message: string }
+  | { readonly kind: 'disable-and-enable' }
+  | { readonly kind: 'cell0-cannot-be-disabled' };
+
+/**
+ * update_cell's rules, in nova-manage's order: the cell must exist, a new
+ * transport URL must have a scheme, a new database URL must parse (a
+ * ConfigError otherwise), neither may be another cell's, and a cell is not
+ * both disabled and enabled, nor is cell0 disabled or enabled.
+ *
+ * NOTE: unlike nova-manage, a field not given keeps the cell's value;
+ * nova-manage replaced it with the local configuration's.
+ */
+export async function updateCell(
+  cells: CellMappings,
+  uuid: string,
+  update: CellUpdate,
+): Promise<UpdateCellOutcome> {
+  let cell: CellMapping;
+  try {
+    cell = await cells.getByUuid(uuid);
+  } catch (error) {
+    if (!(error instanceof CellNotFound)) throw error;
+    return { kind: 'not-found', message: error.message };
+  }
+  if (update.transportUrl !== undefined) {
+    const problem = transportUrlProblem(update.transportUrl);
+    if (problem) return { kind: 'bad-transport-url', problem };
+  }
+  if (update.databaseConnection !== undefined) parseDatabaseUrl(update.databaseConnection);
+  try {
+    await cells.assertUnique(
+      { transportUrl: update.transportUrl, databaseConnection: update.databaseConnection },
+      cell.uuid,
+    );
+  } catch (error) {
+    if (!(error instanceof CellExists)) throw error;
+    return { kind: 'url-in-use', message: error.message };
+  }
+  if (update.disable && update.enable) return { kind: 'disable-and-enable' };
+  let disabled: boolean | undefined;
+  let unchanged = false;
+  if (update.disable || update.enable) {
+    if (isCell0(cell)) return { kind: 'cell0-cannot-be-disabled' };
+    // As nova-manage compares: only a second --disable is "already" so; --enable always writes.
+    if (update.disable === cell.disabled) unchanged = true;
+    else disabled = update.disable === true;
+  }
+  const updated = await cells.update(cell.uuid, {
+    ...(update.name ? { name: update.name } : {}),
+    ...(update.transportUrl ? { transportUrl: update.transportUrl } : {}),
+    ...(update.databaseConnection ? { databaseConnection: update.databaseConnection } : {}),
+    ...(disabled === undefined ? {} : { disabled }),
+  });
+  return unchanged
+    ? { kind: 'updated', cell: updated, unchanged: 'disabled' }
+    : { kind: 'updated', cell: updated };
 }
 
 export interface SimpleSetupResult {

@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import {
-  CellMappings,
-  isCell0,
-  transportUrlProblem,
-  type CellMapping,
-} from '../../cells/cell-mappings.js';
-import { deleteCell, mapCell0, simpleCellSetup } from '../../cells/setup.js';
+import { CellMappings, transportUrlProblem, type CellMapping } from '../../cells/cell-mappings.js';
+import { deleteCell, mapCell0, simpleCellSetup, updateCell } from '../../cells/setup.js';
 import { countLiveInCellDatabase } from '../../groups/cell-store.js';
 import { maskPassword, parseDatabaseUrl } from '../../db/url.js';
 import { CellExists, CellNotFound } from '../../errors.js';
@@ -197,63 +192,35 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
           },
         ) =>
           withCells(ctx, async (cells) => {
-            let cell: CellMapping;
-            try {
-              cell = await cells.getByUuid(options.cell_uuid);
-            } catch (error) {
-              if (!(error instanceof CellNotFound)) throw error;
-              ctx.err(error.message);
-              return 1;
-            }
-            // NOTE: unlike nova-manage, an option not given keeps the cell's
-            // value; nova-manage replaced it with the local configuration's.
-            if (options.transportUrl !== undefined) {
-              const problem = transportUrlProblem(options.transportUrl);
-              if (problem) {
-                ctx.err(`Unable to update CellMapping: ${problem}`);
+            const outcome = await updateCell(cells, options.cell_uuid, {
+              name: options.name,
+              transportUrl: options.transportUrl,
+              databaseConnection: options.database_connection,
+              disable: options.disable,
+              enable: options.enable,
+            });
+            switch (outcome.kind) {
+              case 'updated':
+                if (outcome.unchanged) {
+                  ctx.out(`Cell ${outcome.cell.uuid} is already ${outcome.unchanged}`);
+                }
+                return EXIT.OK;
+              case 'not-found':
+                ctx.err(outcome.message);
+                return 1;
+              case 'bad-transport-url':
+                ctx.err(`Unable to update CellMapping: ${outcome.problem}`);
                 return 2;
-              }
-            }
-            if (options.database_connection !== undefined)
-              checkedDatabaseUrl(options.database_connection);
-            try {
-              await cells.assertUnique(
-                {
-                  transportUrl: options.transportUrl,
-                  databaseConnection: options.database_connection,
-                },
-                cell.uuid,
-              );
-            } catch (error) {
-              if (!(error instanceof CellExists)) throw error;
-              ctx.err(error.message);
-              return 3;
-            }
-            let disabled: boolean | undefined;
-            if (options.disable && options.enable) {
-              ctx.err('Cell cannot be disabled and enabled at the same time.');
-              return 4;
-            }
-            if (options.disable || options.enable) {
-              if (isCell0(cell)) {
+              case 'url-in-use':
+                ctx.err(outcome.message);
+                return 3;
+              case 'disable-and-enable':
+                ctx.err('Cell cannot be disabled and enabled at the same time.');
+                return 4;
+              case 'cell0-cannot-be-disabled':
                 ctx.err('Cell0 cannot be disabled.');
                 return 5;
-              }
-              if (options.disable === cell.disabled) {
-                ctx.out(`Cell ${cell.uuid} is already ${cell.disabled ? 'disabled' : 'enabled'}`);
-              } else {
-                disabled = options.disable === true;
-              }
             }
-            await cells.update(cell.uuid, {
-              ...(options.name ? { name: options.name } : {}),
-              ...(options.transportUrl ? { transportUrl: options.transportUrl } : {}),
-              ...(options.database_connection
-                ? { databaseConnection: options.database_connection }
-                : {}),
-              ...(disabled === undefined ? {} : { disabled }),
-            });
-            return EXIT.OK;
           }),
       ),
     );
