@@ -33,7 +33,7 @@ import { maskPassword, parseDatabaseUrl } from '../src/db/url.js';
 import { describeError } from '../src/errors.js';
 import type { MergedList } from '../src/groups/merge.js';
 import { GroupService } from '../src/groups/service.js';
-import { insertLegacyGroups, type LegacyGroup } from '../test/support/legacy.js';
+import { insertLegacyGroups, type LegacyGroup } from '../tools/legacy-rows.js';
 import {
   Cleanup,
   StatementCounter,

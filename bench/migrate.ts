@@ -62,7 +62,7 @@ import { describeError } from '../src/errors.js';
 import { instanceGroupsToApi } from '../src/online/instance-groups.js';
 import type { MigrationEnv } from '../src/online/migration.js';
 import { runOnlineMigrations } from '../src/online/registry.js';
-import { writeLegacyGroups, type LegacyGroupRows } from './legacy-rows.js';
+import { writeLegacyGroups, type LegacyGroupRows } from '../tools/legacy-rows.js';
 import {
   Cleanup,
   formatTable,

@@ -1,13 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Engine } from '../src/db/dialects/index.js';
 import type { CellDatabase } from '../src/db/schema/cell.js';
+import { softDeleteManyInCell } from '../src/groups/cell-store.js';
 
 /**
- * Writes legacy groups into a cell database as Nova's cell database held
- * them (several policy rows, members by instance uuid in `instance_id`,
- * repeats as repeated rows), with multi-row inserts: a batch of any size
- * costs a handful of statements. Shared by `bench:migrate` (seeding) and
- * `seed:legacy` (the README walkthrough).
+ * The one writer of legacy groups into a cell database, as Nova's cell
+ * database held them (several policy rows, members by instance uuid in
+ * `instance_id`, repeats as repeated rows), with multi-row inserts: a batch
+ * of any size costs a handful of statements. Used by the tests
+ * (test/support/legacy.ts), the benchmarks (bench/) and `seed:legacy` (the
+ * README walkthrough, tools/seed-legacy.ts).
  */
 export interface LegacyGroupRows {
   readonly uuid: string;
@@ -31,16 +34,17 @@ function* chunks<T>(rows: readonly T[], columns: number): Generator<T[]> {
 
 /**
  * Inserts `groups` (live, with fresh uuids) and their policy and member
- * rows. The caller chooses the transaction: pass one for all or nothing.
- * Group ids come back through RETURNING where the engine has it, else by
+ * rows; returns each group's id by uuid. The caller chooses the
+ * transaction: pass one for all or nothing. Group ids come back through
+ * RETURNING where the engine has it (none given: not assumed), else by
  * reading the new rows back by uuid.
  */
 export async function writeLegacyGroups(
   db: Kysely<CellDatabase>,
-  engine: Engine,
+  engine: Pick<Engine, 'capabilities'> | null,
   groups: readonly LegacyGroupRows[],
-): Promise<void> {
-  if (groups.length === 0) return;
+): Promise<Map<string, number>> {
+  if (groups.length === 0) return new Map();
   const idOf = new Map<string, number>();
   for (const part of chunks(groups, 6)) {
     const insert = db.insertInto('instance_groups').values(
@@ -52,7 +56,7 @@ export async function writeLegacyGroups(
         created_at: g.createdAt,
       })),
     );
-    const rows = engine.capabilities.returning
+    const rows = engine?.capabilities.returning
       ? await insert.returning(['id', 'uuid']).execute()
       : (await insert.execute(),
         await db
@@ -89,4 +93,49 @@ export async function writeLegacyGroups(
   for (const part of chunks(members, 3)) {
     await db.insertInto('instance_group_member').values(part).execute();
   }
+  return idOf;
+}
+
+/** A group for the tests, every field optional: Nova's shape, no rules, members by instance_id. */
+export interface LegacyGroup {
+  uuid?: string;
+  name?: string;
+  projectId?: string;
+  userId?: string;
+  /** Default: anti-affinity. */
+  policies?: string[];
+  /** Repeats are written as repeated rows, as old Nova could leave them. */
+  members?: string[];
+  createdAt?: Date;
+  /** Write it soft-deleted (deleted = id), with its policies and members. */
+  deleted?: boolean;
+}
+
+/**
+ * Writes legacy groups one transaction each (as a cell written to over time
+ * holds them), filling in defaults; returns their uuids.
+ */
+export async function insertLegacyGroups(
+  db: Kysely<CellDatabase>,
+  groups: readonly LegacyGroup[],
+): Promise<string[]> {
+  const uuids: string[] = [];
+  for (const g of groups) {
+    const uuid = g.uuid ?? randomUUID();
+    uuids.push(uuid);
+    const rows: LegacyGroupRows = {
+      uuid,
+      name: g.name ?? `legacy-${uuid.slice(0, 8)}`,
+      projectId: g.projectId ?? 'p1',
+      userId: g.userId ?? 'u1',
+      policies: g.policies ?? ['anti-affinity'],
+      members: g.members ?? [],
+      createdAt: g.createdAt ?? new Date(),
+    };
+    await db.transaction().execute(async (tx) => {
+      const ids = await writeLegacyGroups(tx, null, [rows]);
+      if (g.deleted) await softDeleteManyInCell(tx, [...ids.values()]);
+    });
+  }
+  return uuids;
 }
