@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from '../config/load.js';
 import { CellgroupsError, describeError } from '../errors.js';
+import { VERSION } from '../version.js';
 import { registerApiDbCommands } from './commands/api-db.js';
 import { registerCellV2Commands } from './commands/cell-v2.js';
 import { registerDbCommands } from './commands/db.js';
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIo): {
   let exitCode: number = EXIT.OK;
   const program = new Command('cellgroups-manage')
     .description('Manage the cellgroups databases and cells (the nova-manage of cellgroups).')
+    .version(VERSION, '--version', 'print the cellgroups version and exit')
     .option(
       '--config-file <path>',
       'nova.conf-style file to read; may be repeated, later files win',

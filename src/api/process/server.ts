@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { firstRun } from '../../cells/setup.js';
 import { loadConfig } from '../../config/load.js';
 import { describeError } from '../../errors.js';
+import { VERSION } from '../../version.js';
 import { serveApi } from './serve.js';
 import { runPrimary } from './workers.js';
 
@@ -18,6 +19,7 @@ import { runPrimary } from './workers.js';
 async function main(argv: readonly string[]): Promise<void> {
   const options = new Command('cellgroups-api')
     .description('Serve the os-server-groups compute API.')
+    .version(VERSION, '--version', 'print the cellgroups version and exit')
     .option(
       '--config-file <path>',
       'nova.conf-style file to read; may be repeated, later files win',
