@@ -123,7 +123,7 @@ async function withRoot<T>(
 export function novaSql<T extends RowDataPacket>(
   database: NovaDatabase,
   sql: string,
-  params: (string | number | null)[] = [],
+  params: (string | number | null | readonly string[])[] = [],
 ): Promise<T[]> {
   return withRoot(database, async (conn) => (await conn.query<T[]>(sql, params))[0]);
 }
@@ -132,7 +132,7 @@ export function novaSql<T extends RowDataPacket>(
 export function novaExec(
   database: NovaDatabase,
   sql: string,
-  params: (string | number | null)[] = [],
+  params: (string | number | null | readonly string[])[] = [],
 ): Promise<ResultSetHeader> {
   return withRoot(database, async (conn) => (await conn.query<ResultSetHeader>(sql, params))[0]);
 }
