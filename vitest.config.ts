@@ -45,6 +45,19 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'nova',
+          // One real Nova deployment (its own mariadbd, nova-manage, Nova's API under uwsgi) for
+          // the whole project (support/nova/); the files share it, so one at a time.
+          include: ['test/nova/**/*.test.ts'],
+          globalSetup: ['test/support/nova/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          env: { TZ: 'Pacific/Auckland' },
+        },
+      },
+      {
+        test: {
           name: 'galera',
           // One 3-node cluster on loopback for the whole project (support/galera/).
           include: ['test/galera/**/*.test.ts'],

@@ -1,6 +1,10 @@
 import { openDatabase, withDatabase } from '../db/connection.js';
-import { latestVersion, readSchemaVersion } from '../db/migrations/migrator.js';
-import { LEGACY_GROUPS_VERSION } from '../db/migrations/cell/002-instance-groups-moved.js';
+import {
+  latestVersion,
+  readSchemaState,
+  readSchemaVersion,
+  tableNames,
+} from '../db/migrations/migrator.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import { describeError } from '../errors.js';
@@ -68,6 +72,8 @@ type CellAnswer =
       readonly ok: true;
       readonly version: number;
       readonly live: number;
+      /** Nova manages the schema: cellgroups never syncs it, so it is never "behind". */
+      readonly novaManaged: boolean;
     }
   | { readonly mapping: CellMapping; readonly ok: false; readonly reason: string };
 
@@ -218,10 +224,13 @@ async function askCells(
     const { answers, unavailable } = await fanOut(
       opened,
       async ({ database }) => {
-        const version = await readSchemaVersion(database, 'cell');
-        // Before the first sync there are no group tables, so no groups.
-        const live = version >= LEGACY_GROUPS_VERSION ? await countLiveInCell(database.db) : 0;
-        return { version, live };
+        const { version, nova } = await readSchemaState(database, 'cell');
+        // Counted wherever the legacy tables exist, whatever the schema marker says: a cell Nova
+        // manages, or one whose marker was lost, must not pass for migrated.
+        const live = (await tableNames(database)).has('instance_groups')
+          ? await countLiveInCell(database.db)
+          : 0;
+        return { version, live, novaManaged: nova !== undefined };
       },
       options,
     );
@@ -276,7 +285,7 @@ function cellSchemaCheck(deployment: Deployment): CheckResult {
     if (!answer.ok) {
       down += 1;
       lines.push(notChecked(answer));
-    } else if (answer.version < latest) {
+    } else if (answer.version < latest && !answer.novaManaged) {
       behind += 1;
       lines.push(
         `${cellLabel(answer.mapping)}: the cell database is at schema version ${answer.version}, ` +

@@ -25,6 +25,7 @@ forEachEngine((engine) => {
       expect(JSON.parse((await manage('api_db', 'version', '--format', 'json')).stdout)).toEqual({
         version: 2,
         latest: 2,
+        managed_by: 'cellgroups',
       });
       const again = await manage('api_db', 'sync', '2');
       expect(again).toMatchObject({ code: 0 });

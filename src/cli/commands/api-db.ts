@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
 import { withDatabase } from '../../db/connection.js';
-import { latestVersion, readSchemaVersion, syncSchema } from '../../db/migrations/migrator.js';
+import {
+  latestVersion,
+  readSchemaState,
+  syncSchema,
+  type SchemaState,
+} from '../../db/migrations/migrator.js';
 import type { ApiDatabase } from '../../db/schema/api.js';
 import { EXIT } from '../exit-codes.js';
 import { renderJson } from '../output.js';
@@ -32,14 +37,19 @@ export function registerApiDbCommands(program: Command, action: ActionWrapper): 
     .addOption(formatOption())
     .action(
       action(async (ctx, options: FormatOptions) => {
-        const version = await withDatabase<ApiDatabase, number>(
+        const state = await withDatabase<ApiDatabase, SchemaState>(
           ctx.config().apiDatabaseUrl,
-          (api) => readSchemaVersion(api, 'api'),
+          (api) => readSchemaState(api, 'api'),
         );
         ctx.out(
           options.format === 'json'
-            ? renderJson({ version, latest: latestVersion('api') })
-            : String(version),
+            ? renderJson({
+                version: state.version,
+                latest: latestVersion('api'),
+                managed_by: state.nova ? 'nova' : 'cellgroups',
+                ...(state.nova && { nova_revision: state.nova.revision }),
+              })
+            : String(state.version),
         );
         return EXIT.OK;
       }),

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CELL0_UUID, CellMappings } from '../../cells/cell-mappings.js';
 import { syncCellDatabase } from '../../cells/setup.js';
 import { withDatabase } from '../../db/connection.js';
-import { latestVersion, readSchemaVersion } from '../../db/migrations/migrator.js';
+import { latestVersion, readSchemaState, type SchemaState } from '../../db/migrations/migrator.js';
 import type { ApiDatabase } from '../../db/schema/api.js';
 import type { CellDatabase } from '../../db/schema/cell.js';
 import { describeError } from '../../errors.js';
@@ -66,14 +66,19 @@ export function registerDbCommands(program: Command, action: ActionWrapper): voi
     .addOption(formatOption())
     .action(
       action(async (ctx, options: FormatOptions) => {
-        const version = await withDatabase<CellDatabase, number>(
+        const state = await withDatabase<CellDatabase, SchemaState>(
           ctx.config().cellDatabaseUrl,
-          (cell) => readSchemaVersion(cell, 'cell'),
+          (cell) => readSchemaState(cell, 'cell'),
         );
         ctx.out(
           options.format === 'json'
-            ? renderJson({ version, latest: latestVersion('cell') })
-            : String(version),
+            ? renderJson({
+                version: state.version,
+                latest: latestVersion('cell'),
+                managed_by: state.nova ? 'nova' : 'cellgroups',
+                ...(state.nova && { nova_revision: state.nova.revision }),
+              })
+            : String(state.version),
         );
         return EXIT.OK;
       }),

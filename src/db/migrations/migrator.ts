@@ -7,6 +7,12 @@ import { quotaFences } from './api/002-quota-fences.js';
 import { initial as cellInitial } from './cell/001-initial.js';
 import { instanceGroupsMoved } from './cell/002-instance-groups-moved.js';
 import type { SchemaMigration } from './migration.js';
+import {
+  OWN_API_TABLES,
+  novaSchemaVersion,
+  readNovaMarker,
+  type NovaMarker,
+} from './nova-managed.js';
 
 /** The two kinds of database this system owns. */
 export type SchemaKind = 'api' | 'cell';
@@ -36,6 +42,14 @@ export interface SyncResult {
   readonly from: number;
   readonly to: number;
   readonly applied: readonly { version: number; name: string }[];
+  /** Set when Nova manages the schema: only cellgroups' own tables were added, if any. */
+  readonly nova?: NovaMarker;
+}
+
+/** A database's place on cellgroups' scale, and who manages its schema. */
+export interface SchemaState {
+  readonly version: number;
+  readonly nova?: NovaMarker;
 }
 
 const migrationKey = (m: SchemaMigration) => `${String(m.version).padStart(3, '0')}_${m.name}`;
@@ -54,7 +68,7 @@ function migrator<DB>(database: Database<DB>, kind: SchemaKind): Migrator {
   });
 }
 
-async function tableNames<DB>(database: Database<DB>): Promise<Set<string>> {
+export async function tableNames<DB>(database: Database<DB>): Promise<Set<string>> {
   try {
     const tables = await database.db.introspection.getTables();
     return new Set(tables.map((t) => t.name));
@@ -64,13 +78,15 @@ async function tableNames<DB>(database: Database<DB>): Promise<Set<string>> {
 }
 
 /**
- * The schema version recorded in the database: 0 when it was never synced.
- * Refuses a database of the other kind and one newer than this program.
+ * The schema version recorded in the database (0 when it was never synced),
+ * or, for a database Nova manages, the point its tables match (see
+ * nova-managed.ts). Refuses a database of the other kind and one newer than
+ * this program.
  */
-export async function readSchemaVersion<DB>(
+export async function readSchemaState<DB>(
   database: Database<DB>,
   kind: SchemaKind,
-): Promise<number> {
+): Promise<SchemaState> {
   const tables = await tableNames(database);
   const other: SchemaKind = kind === 'api' ? 'cell' : 'api';
   if (tables.has(VERSION_TABLE[other])) {
@@ -79,7 +95,11 @@ export async function readSchemaVersion<DB>(
         `check [${kind === 'api' ? 'api_database' : 'database'}] connection.`,
     );
   }
-  if (!tables.has(VERSION_TABLE[kind])) return 0;
+  if (!tables.has(VERSION_TABLE[kind])) {
+    const nova = await readNovaMarker(database, tables);
+    if (nova) return { version: novaSchemaVersion(kind, tables, nova, database.displayUrl), nova };
+    return { version: 0 };
+  }
   let rows: { name: string }[];
   try {
     // The version tables belong to Kysely's migrator, not to the typed schema.
@@ -95,7 +115,49 @@ export async function readSchemaVersion<DB>(
         `newer than this cellgroups knows (${latestVersion(kind)}): upgrade cellgroups.`,
     );
   }
-  return version;
+  return { version };
+}
+
+export async function readSchemaVersion<DB>(
+  database: Database<DB>,
+  kind: SchemaKind,
+): Promise<number> {
+  return (await readSchemaState(database, kind)).version;
+}
+
+/**
+ * On a database Nova manages, cellgroups adds only tables of its own that
+ * Nova's tools never look at (the quota fence in the API database) and
+ * records no version table: the tables themselves say where it stands. A
+ * cell database is never changed: Nova's archive_deleted_rows reflects every
+ * table of a cell database and would trip on one it does not know.
+ */
+async function syncNovaManaged<DB>(
+  database: Database<DB>,
+  kind: SchemaKind,
+  state: SchemaState & { nova: NovaMarker },
+  target: number,
+): Promise<SyncResult> {
+  const { version: from, nova } = state;
+  if (kind === 'cell' || target <= from) return { from, to: from, applied: [], nova };
+  const applied: { version: number; name: string }[] = [];
+  for (const step of MIGRATIONS.api.filter((m) => m.version > from && m.version <= target)) {
+    if (OWN_API_TABLES[step.version] === undefined) {
+      throw new SchemaError(
+        `${database.displayUrl} is managed by Nova: cellgroups will not change its tables (API schema step ${migrationKey(step)}).`,
+      );
+    }
+    try {
+      await step.up(database.db, database.engine);
+    } catch (cause) {
+      throw new SchemaError(
+        `Could not sync the ${LABEL[kind]} database ${database.displayUrl} (migration ${migrationKey(step)}): ${describeError(cause)}`,
+        { cause },
+      );
+    }
+    applied.push({ version: step.version, name: step.name });
+  }
+  return { from, to: target, applied, nova };
 }
 
 /**
@@ -115,13 +177,15 @@ export async function syncSchema<DB>(
     );
   }
   database.engine.ensureStorage(database.target);
-  const from = await readSchemaVersion(database, kind);
+  const state = await readSchemaState(database, kind);
+  const from = state.version;
   if (target < from) {
     throw new SchemaError(
       `Database schema downgrade is not supported: the ${LABEL[kind]} database is at version ${from}, ` +
         `${target} was asked for.`,
     );
   }
+  if (state.nova) return syncNovaManaged(database, kind, { ...state, nova: state.nova }, target);
   if (target === from) return { from, to: from, applied: [] };
 
   const step = MIGRATIONS[kind].find((m) => m.version === target);

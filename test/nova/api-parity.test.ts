@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ApiProcess } from '../support/api-process.js';
+import {
+  cellgroupsManage,
+  computeRequest,
+  describeNova,
+  nova,
+  novaApi,
+  type ApiAnswer,
+} from '../support/nova/nova.js';
+
+type Side = 'nova' | 'cellgroups';
+
+interface Caller {
+  readonly user: string;
+  readonly project: string;
+}
+
+/** The body a create takes at `microversion`, for a policy Nova accepts there. */
+function createBody(microversion: string, name: string): unknown {
+  const [, minor = '1'] = microversion.split('.');
+  const at = Number(minor);
+  if (at >= 64) {
+    return { server_group: { name, policy: 'anti-affinity', rules: { max_server_per_host: 2 } } };
+  }
+  return { server_group: { name, policies: [at >= 15 ? 'soft-affinity' : 'affinity'] } };
+}
+
+/**
+ * Nova's API and cellgroups' API over the same databases (Nova's own, with
+ * Nova's nova.conf): a group made through either reads the same, field for
+ * field, through both, at every microversion that changed the resource.
+ */
+describeNova("cellgroups' API beside Nova's, on Nova's databases", () => {
+  let api: ApiProcess;
+  let base = '';
+  let dir = '';
+  const owner: Caller = { user: 'alice', project: `parity-${randomUUID().slice(0, 8)}` };
+  const other: Caller = { user: 'bob', project: `other-${randomUUID().slice(0, 8)}` };
+  const admin: Caller = { user: 'admin', project: 'admin' };
+
+  function call(
+    side: Side,
+    method: string,
+    route: string,
+    caller: Caller,
+    microversion: string,
+    body?: unknown,
+  ): Promise<ApiAnswer> {
+    const options = { ...caller, microversion, ...(body === undefined ? {} : { body }) };
+    return side === 'nova'
+      ? novaApi(method, route, options)
+      : computeRequest(base, method, route, options);
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'cgt-nova-parity-'));
+    // Whatever cellgroups keeps beside Nova's tables (its quota fence) is made by its own sync.
+    const synced = await cellgroupsManage(['api_db', 'sync']);
+    expect(synced.code, synced.stderr).toBe(0);
+    api = new ApiProcess(['--config-file', nova().configFile.replace('nova.conf', 'cg.conf')], {
+      cwd: dir,
+      env: { OS_DEFAULT__OSAPI_COMPUTE_LISTEN_PORT: '0' },
+    });
+    base = await api.until('the listening address', () => {
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(api.stdout);
+      return match?.[1];
+    });
+  });
+
+  afterAll(async () => {
+    api.child.kill('SIGTERM');
+    await api.exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const microversion of ['2.1', '2.15', '2.64', '2.93']) {
+    for (const [maker, reader] of [
+      ['nova', 'cellgroups'],
+      ['cellgroups', 'nova'],
+    ] as const) {
+      it(`${microversion}: a group made through ${maker} reads the same through ${reader}`, async () => {
+        const made = await call(
+          maker,
+          'POST',
+          '/os-server-groups',
+          owner,
+          microversion,
+          createBody(microversion, `made-by-${maker}`),
+        );
+        expect(made.status, JSON.stringify(made.body)).toBe(200);
+        const id = (made.body as { server_group: { id: string } }).server_group.id;
+        const route = `/os-server-groups/${id}`;
+
+        // Shown to its owner and to an admin: identical bodies on both sides.
+        for (const caller of [owner, admin]) {
+          const [byMaker, byReader] = await Promise.all([
+            call(maker, 'GET', route, caller, microversion),
+            call(reader, 'GET', route, caller, microversion),
+          ]);
+          expect(byReader.status).toBe(200);
+          expect(byReader.body).toEqual(byMaker.body);
+        }
+        // Another project sees nothing, the same way on both sides.
+        const [hiddenNova, hiddenOurs] = await Promise.all([
+          call('nova', 'GET', route, other, microversion),
+          call('cellgroups', 'GET', route, other, microversion),
+        ]);
+        expect(hiddenOurs.status).toBe(hiddenNova.status);
+        expect(hiddenOurs.body).toEqual(hiddenNova.body);
+
+        // Lists: the owner's, and an admin's across all projects.
+        for (const [caller, query] of [
+          [owner, ''],
+          [admin, '?all_projects=True'],
+        ] as const) {
+          const [novaList, ourList] = await Promise.all([
+            call('nova', 'GET', `/os-server-groups${query}`, caller, microversion),
+            call('cellgroups', 'GET', `/os-server-groups${query}`, caller, microversion),
+          ]);
+          const pick = (answer: ApiAnswer) =>
+            (answer.body as { server_groups: { id: string }[] }).server_groups.find(
+              (g) => g.id === id,
+            );
+          expect(pick(ourList)).toEqual(pick(novaList));
+          expect(pick(ourList)).toBeDefined();
+        }
+
+        // Deleted through the reader: gone on both sides.
+        const deleted = await call(reader, 'DELETE', route, owner, microversion);
+        expect(deleted.status).toBe(204);
+        const [goneNova, goneOurs] = await Promise.all([
+          call('nova', 'GET', route, owner, microversion),
+          call('cellgroups', 'GET', route, owner, microversion),
+        ]);
+        expect(goneNova.status).toBe(404);
+        expect(goneOurs.status).toBe(404);
+        expect(goneOurs.body).toEqual(goneNova.body);
+      });
+    }
+  }
+
+  it('refuses a create over quota alike on both sides', async () => {
+    const limited: Caller = { user: 'carol', project: `quota-${randomUUID().slice(0, 8)}` };
+    const set = await novaApi('PUT', `/os-quota-sets/${limited.project}`, {
+      ...admin,
+      body: { quota_set: { server_groups: 1 } },
+    });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    const first = await call(
+      'nova',
+      'POST',
+      '/os-server-groups',
+      limited,
+      '2.1',
+      createBody('2.1', 'one'),
+    );
+    expect(first.status).toBe(200);
+    const [novaRefusal, ourRefusal] = await Promise.all([
+      call('nova', 'POST', '/os-server-groups', limited, '2.1', createBody('2.1', 'two')),
+      call('cellgroups', 'POST', '/os-server-groups', limited, '2.1', createBody('2.1', 'two')),
+    ]);
+    expect(novaRefusal.status).toBe(403);
+    expect(ourRefusal.status).toBe(403);
+    expect(ourRefusal.body).toEqual(novaRefusal.body);
+  });
+});

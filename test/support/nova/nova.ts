@@ -1,0 +1,138 @@
+import path from 'node:path';
+import {
+  createConnection,
+  type Connection,
+  type ResultSetHeader,
+  type RowDataPacket,
+} from 'mysql2/promise';
+import { describe, inject } from 'vitest';
+import { runManage, type RunResult } from '../cli.js';
+import { novaEnv, run, type NovaDatabase, type Run } from './deployment.js';
+
+/** The deployment the global setup made; only call inside a describeNova body. */
+export function nova() {
+  const info = inject('nova');
+  if (!info.available) throw new Error(`Nova is not available: ${info.reason}`);
+  return info;
+}
+
+/** A describe that runs only when the global setup could deploy Nova (it fails the run if required). */
+export function describeNova(name: string, suite: () => void): void {
+  const info = inject('nova');
+  if (info.available) {
+    describe(name, suite);
+  } else {
+    describe.skip(`${name} (skipped: ${info.reason})`, suite);
+  }
+}
+
+function bin(name: string): string {
+  return path.join(nova().dir, 'bin', name);
+}
+
+/** Nova's own `nova-manage`, with Nova's nova.conf. */
+export function novaManage(args: readonly string[]): Promise<Run> {
+  const { configFile, dir } = nova();
+  return run(
+    bin('nova-manage'),
+    ['--config-file', configFile, ...args],
+    novaEnv(path.join(dir, 'etc')),
+  );
+}
+
+/** Nova's own `nova-status`, with Nova's nova.conf. */
+export function novaStatus(args: readonly string[]): Promise<Run> {
+  const { configFile, dir } = nova();
+  return run(
+    bin('nova-status'),
+    ['--config-file', configFile, ...args],
+    novaEnv(path.join(dir, 'etc')),
+  );
+}
+
+/** `cellgroups-manage` with Nova's nova.conf, as an operator beside Nova runs it. */
+export function cellgroupsManage(args: readonly string[]): Promise<RunResult> {
+  return runManage(['--config-file', nova().configFile, ...args]);
+}
+
+export interface ApiAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
+
+/**
+ * One request to a compute API (Nova's or cellgroups'), as noauth2 takes it:
+ * `X-Auth-Token: user:project`, admin being the user id `admin`.
+ */
+export async function computeRequest(
+  base: string,
+  method: string,
+  route: string,
+  options: { user?: string; project: string; microversion?: string; body?: unknown },
+): Promise<ApiAnswer> {
+  const headers: Record<string, string> = {
+    'X-Auth-Token': `${options.user ?? 'user'}:${options.project}`,
+    Accept: 'application/json',
+  };
+  if (options.microversion) headers['OpenStack-API-Version'] = `compute ${options.microversion}`;
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(`${base}/v2.1${route}`, {
+    method,
+    headers,
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    // Not JSON: the text itself is the answer.
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+/** Nova's compute API of this deployment. */
+export function novaApi(
+  method: string,
+  route: string,
+  options: { user?: string; project: string; microversion?: string; body?: unknown },
+): Promise<ApiAnswer> {
+  return computeRequest(nova().apiUrl, method, route, options);
+}
+
+async function withRoot<T>(
+  database: NovaDatabase,
+  work: (conn: Connection) => Promise<T>,
+): Promise<T> {
+  const conn = await createConnection({
+    host: '127.0.0.1',
+    port: nova().dbPort,
+    user: 'root',
+    database,
+    dateStrings: true,
+  });
+  try {
+    return await work(conn);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Reads rows as root from one of Nova's databases (raw, timestamps as the server prints them). */
+export function novaSql<T extends RowDataPacket>(
+  database: NovaDatabase,
+  sql: string,
+  params: (string | number | null | readonly string[])[] = [],
+): Promise<T[]> {
+  return withRoot(database, async (conn) => (await conn.query<T[]>(sql, params))[0]);
+}
+
+/** Writes as root into one of Nova's databases (for rows Nova itself would have written). */
+export function novaExec(
+  database: NovaDatabase,
+  sql: string,
+  params: (string | number | null | readonly string[])[] = [],
+): Promise<ResultSetHeader> {
+  return withRoot(database, async (conn) => (await conn.query<ResultSetHeader>(sql, params))[0]);
+}
