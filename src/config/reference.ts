@@ -8,7 +8,8 @@ type Sections = Readonly<Record<string, Readonly<Record<string, OptionSpec<unkno
 
 function defaultText(value: unknown): string {
   if (value === undefined) return '(none)';
-  return `\`${String(value)}\``;
+  // Defaults are strings, numbers and booleans: JSON would quote the strings.
+  return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
 }
 
 /** A table cell: one line, no column breaks. */

@@ -29,6 +29,8 @@ const CLONED = [
   'src',
   'bench',
   'examples',
+  // bench/ imports test support (the legacy-row writer), as a clone has it.
+  'test',
 ];
 
 /**
