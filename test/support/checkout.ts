@@ -65,6 +65,8 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? tmpdir(),
+    // npm's "new version available" notice would land in the output compared.
+    npm_config_update_notifier: 'false',
     ...extra,
   };
 }
