@@ -22,8 +22,8 @@ export default tseslint.config(
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
-    // Examples are plain Node scripts against the built library.
-    files: ['examples/**/*.mjs'],
+    // Examples and scripts are plain Node scripts against the built library.
+    files: ['examples/**/*.mjs', 'scripts/**/*.mjs'],
     languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
   },
 );

@@ -1,10 +1,15 @@
 import type { Config } from '../config/load.js';
 import { dbFailure, withDatabase, type Database } from '../db/connection.js';
-import { syncSchema, type SyncResult } from '../db/migrations/migrator.js';
+import {
+  latestVersion,
+  readSchemaVersion,
+  syncSchema,
+  type SyncResult,
+} from '../db/migrations/migrator.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import { maskPassword, parseDatabaseUrl, withDatabaseName } from '../db/url.js';
-import { CellExists, CellNotFound } from '../errors.js';
+import { CellExists, CellNotFound, UpgradeBlocked } from '../errors.js';
 import {
   CELL0_TRANSPORT_URL,
   CELL0_UUID,
@@ -205,9 +210,10 @@ export async function simpleCellSetup(
   cells: CellMappings,
   config: Config,
   transportUrl: string,
+  syncCell: (url: string) => Promise<SyncResult> = syncCellDatabase,
 ): Promise<SimpleSetupResult> {
   const cell0 = await mapCell0(cells, config);
-  const cell0Schema = await syncCellDatabase(
+  const cell0Schema = await syncCell(
     cell0.cell.databaseConnection ?? defaultCell0Connection(config),
   );
 
@@ -221,7 +227,7 @@ export async function simpleCellSetup(
       transportUrl,
       databaseConnection: config.cellDatabaseUrl,
     }));
-  const cellSchema = await syncCellDatabase(config.cellDatabaseUrl);
+  const cellSchema = await syncCell(config.cellDatabaseUrl);
   return {
     cell0: { ...cell0, schema: cell0Schema },
     cell: { cell, created: existing === undefined, schema: cellSchema },
@@ -232,9 +238,28 @@ export async function simpleCellSetup(
 export const LOCAL_TRANSPORT_URL = 'none:///cell1';
 
 /**
+ * Brings a cell schema forward as far as it may go. A start must serve a
+ * deployment whose cell still holds legacy groups (the API serves them, and
+ * the online migration moves them while it runs), so the blocker migration
+ * refusing leaves that cell where it is instead of stopping the start.
+ */
+async function syncCellUnlessBlocked(url: string): Promise<SyncResult> {
+  try {
+    return await syncCellDatabase(url);
+  } catch (error) {
+    if (!(error instanceof UpgradeBlocked)) throw error;
+    const version = await withDatabase<CellDatabase, number>(url, (cell) =>
+      readSchemaVersion(cell, 'cell'),
+    );
+    return { from: version, to: version, applied: [] };
+  }
+}
+
+/**
  * A working local deployment from nothing (what `npm start` runs): the API
  * schema (and, on SQLite, the data directory), cell0 and the local cell with their
- * schemas. Returns lines saying where everything is. Safe to re-run.
+ * schemas. Returns lines saying where everything is. Safe to re-run, also on
+ * a deployment whose cells still hold groups to move.
  */
 export async function firstRun(config: Config): Promise<string[]> {
   // One connection to the API database for both steps.
@@ -246,17 +271,23 @@ export async function firstRun(config: Config): Promise<string[]> {
         new CellMappings(db),
         config,
         config.values.DEFAULT.transport_url ?? LOCAL_TRANSPORT_URL,
+        syncCellUnlessBlocked,
       );
       return { api: synced, setup: cells };
     },
   );
   const line = (what: string, url: string, version: number) =>
     `  ${what.padEnd(14)} ${maskPassword(url)} (schema version ${version})`;
+  // A cell the blocker migration held back: say what moves it on.
+  const cellLine = (what: string, url: string, version: number) =>
+    version < latestVersion('cell')
+      ? `${line(what, url, version)}; groups to move: cellgroups-manage db online_data_migrations`
+      : line(what, url, version);
   return [
     `cellgroups data directory: ${config.statePath}`,
     line('API database', config.apiDatabaseUrl, api.to),
-    line('cell0', setup.cell0.cell.databaseConnection ?? '', setup.cell0.schema.to),
-    line(
+    cellLine('cell0', setup.cell0.cell.databaseConnection ?? '', setup.cell0.schema.to),
+    cellLine(
       setup.cell.cell.name ?? setup.cell.cell.uuid,
       config.cellDatabaseUrl,
       setup.cell.schema.to,
