@@ -125,6 +125,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
           groups,
           quotas,
           maxLimit: options.config.values.api.max_limit,
+          skipDownCells: options.config.values.api.list_records_by_skipping_down_cells,
         });
         quotaSetRoutes(scope, quotas);
         limitRoutes(scope, quotas);

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
+  CellUnavailable,
   CellgroupsError,
   Conflict,
   DbError,
@@ -36,7 +37,22 @@ export function faultFor(error: unknown): Fault {
     if (error instanceof Forbidden) return { code: 403, key: 'forbidden', message };
     if (error instanceof Conflict) return { code: 409, key: 'conflictingRequest', message };
     if (error instanceof VersionNotAcceptable) return { code: 406, key: 'computeFault', message };
-    if (error instanceof DbError) return { code: 503, key: 'computeFault', message };
+    // Nova's name for a 503 (wsgi.Fault). The message never carries the driver's words: they
+    // may name a database host or URL; the log has them.
+    if (error instanceof CellUnavailable) {
+      return {
+        code: 503,
+        key: 'serviceUnavailable',
+        message: `Cell ${error.cellUuid ?? error.cellName} is not responding; try again later.`,
+      };
+    }
+    if (error instanceof DbError) {
+      return {
+        code: 503,
+        key: 'serviceUnavailable',
+        message: 'The database is temporarily unavailable; try again later.',
+      };
+    }
     // keystonemiddleware's words; a client may retry.
     if (error instanceof IdentityUnavailable) return { code: 503, key: 'computeFault', message };
   }
@@ -99,7 +115,9 @@ export function renderFaults(app: FastifyInstance): void {
       return reply.code(400).send();
     }
     const fault = faultFor(error);
-    if (fault.code >= 500) request.log.error({ err: error }, 'request failed');
+    // A database that does not answer is an outage to watch, not a bug.
+    if (error instanceof DbError) request.log.warn({ err: error }, 'request failed');
+    else if (fault.code >= 500) request.log.error({ err: error }, 'request failed');
     return sendFault(reply, fault);
   });
 }
