@@ -104,12 +104,16 @@ export class DbError extends CellgroupsError {
 /** A cell database did not answer (refused, failed or timed out). */
 export class CellUnavailable extends DbError {
   override readonly code = 'CELL_UNAVAILABLE';
+  /** The cell's uuid, where the caller knows it. */
+  readonly cellUuid: string | undefined;
   constructor(
     readonly cellName: string,
-    reason: string,
-    options?: { cause?: unknown },
+    /** The driver's words: for logs and the CLI, never an API answer (they may name a host). */
+    readonly reason: string,
+    options?: { cause?: unknown; cellUuid?: string },
   ) {
     super(`Cell ${cellName} did not answer: ${reason}`, options);
+    this.cellUuid = options?.cellUuid;
   }
 }
 

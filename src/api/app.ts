@@ -10,7 +10,12 @@ import { versionRoutes, versionV21Routes } from './routes/versions.js';
 import { GroupService } from '../groups/service.js';
 import { authStrategyFor, authenticate, type AuthStrategy } from './auth/auth.js';
 import { acceptJsonBodies } from './http/bodies.js';
-import { renderFaults, renderFrameworkError } from './http/faults.js';
+import {
+  isClientAbort,
+  renderClientError,
+  renderFaults,
+  renderFrameworkError,
+} from './http/faults.js';
 import { checkUrlProject } from './http/project-url.js';
 import { configuredDefaults } from '../quotas/resources.js';
 import { QuotaService } from '../quotas/service.js';
@@ -54,6 +59,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     bodyLimit: MAX_REQUEST_BODY_SIZE,
     // What the router refuses before any hook runs is a compute fault too, not Fastify's JSON.
     frameworkErrors: renderFrameworkError,
+    // And so is what Node's HTTP parser refuses before Fastify sees a request.
+    clientErrorHandler: renderClientError,
     // Nova decodes any path; Fastify's router refuses broken escapes with a body of its own.
     rewriteUrl: (request) => lenientUrl(request.url ?? '/'),
     // Nova's request ids, in the log line of each request and in both headers.
@@ -118,6 +125,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
           groups,
           quotas,
           maxLimit: options.config.values.api.max_limit,
+          skipDownCells: options.config.values.api.list_records_by_skipping_down_cells,
         });
         quotaSetRoutes(scope, quotas);
         limitRoutes(scope, quotas);
@@ -167,7 +175,9 @@ class OneLinePerRequest extends LogController {
       status: reply.statusCode,
       ms: Math.round(reply.elapsedTime * 10) / 10,
     };
-    if (error) request.log.error({ ...line, err: error }, 'request');
+    // A client that hung up mid-request is not the server's error.
+    if (error && isClientAbort(error)) request.log.info({ ...line, aborted: true }, 'request');
+    else if (error) request.log.error({ ...line, err: error }, 'request');
     else request.log.info(line, 'request');
   }
 }

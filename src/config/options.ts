@@ -113,6 +113,11 @@ export const OPTIONS = {
       'How requests are authenticated: noauth2 (the token names user and project; for development and tests) or keystone.',
     ),
     max_limit: option(integer(0), 1000, 'Most items a list request returns.'),
+    list_records_by_skipping_down_cells: option(
+      bool,
+      true,
+      'When a cell does not answer a list or show of server groups: true answers with what the other databases hold, names the missing cells in the X-Cellgroups-Unavailable-Cells header and logs a warning; false fails the request with a 503 (see docs/down-cells.md).',
+    ),
   },
   // keystonemiddleware's auth_token options, under its names, for `[api] auth_strategy = keystone`.
   keystone_authtoken: {

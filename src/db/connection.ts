@@ -8,6 +8,7 @@ import {
   type KyselyPlugin,
 } from 'kysely';
 import { DbError, describeError } from '../errors.js';
+import { DbTimestampPlugin } from './timestamp.js';
 import { DEFAULT_POOL, engineFor, type Engine, type PoolOptions } from './dialects/index.js';
 import { maskPassword, parseDatabaseUrl, type DatabaseTarget } from './url.js';
 
@@ -39,7 +40,7 @@ export function openDatabase<DB>(url: string, options: OpenOptions = {}): Databa
   const pool = { ...DEFAULT_POOL, ...options.pool };
   const db = new Kysely<DB>({
     dialect: engine.createDialect(target, pool),
-    plugins: [...(options.plugins ?? [])],
+    plugins: [new DbTimestampPlugin(), ...(options.plugins ?? [])],
   });
   let closed: Promise<void> | undefined;
   return {

@@ -1,3 +1,4 @@
+import { epochMicroseconds } from '../db/timestamp.js';
 import { InvalidInput } from '../errors.js';
 
 /** The policies a group may have (soft ones since microversion 2.15). */
@@ -88,8 +89,9 @@ export interface OrderKey {
 
 /** The order lists show: creation order, ties by id (then by uuid, across databases). */
 export function compareGroups(a: OrderKey, b: OrderKey): number {
-  const at = a.created_at?.getTime() ?? 0;
-  const bt = b.created_at?.getTime() ?? 0;
+  // To the microsecond, as the databases order them.
+  const at = a.created_at ? epochMicroseconds(a.created_at) : 0;
+  const bt = b.created_at ? epochMicroseconds(b.created_at) : 0;
   if (at !== bt) return at - bt;
   if (a.id !== b.id) return a.id - b.id;
   return a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0;

@@ -23,7 +23,7 @@ describe('manage: configuration and command line', () => {
     ],
     [
       '[api]\nauth_stratgy = noauth2\n',
-      /nova\.conf:2: \[api\] auth_stratgy: unknown option; \[api\] has auth_strategy, max_limit\./,
+      /nova\.conf:2: \[api\] auth_stratgy: unknown option; \[api\] has auth_strategy, max_limit, list_records_by_skipping_down_cells\./,
     ],
     ['[glance]\napi_servers = x\n', /nova\.conf:1: unknown section \[glance\]/],
     [

@@ -1,5 +1,8 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
+  CellUnavailable,
   CellgroupsError,
   Conflict,
   DbError,
@@ -34,7 +37,22 @@ export function faultFor(error: unknown): Fault {
     if (error instanceof Forbidden) return { code: 403, key: 'forbidden', message };
     if (error instanceof Conflict) return { code: 409, key: 'conflictingRequest', message };
     if (error instanceof VersionNotAcceptable) return { code: 406, key: 'computeFault', message };
-    if (error instanceof DbError) return { code: 503, key: 'computeFault', message };
+    // Nova's name for a 503 (wsgi.Fault). The message never carries the driver's words: they
+    // may name a database host or URL; the log has them.
+    if (error instanceof CellUnavailable) {
+      return {
+        code: 503,
+        key: 'serviceUnavailable',
+        message: `Cell ${error.cellUuid ?? error.cellName} is not responding; try again later.`,
+      };
+    }
+    if (error instanceof DbError) {
+      return {
+        code: 503,
+        key: 'serviceUnavailable',
+        message: 'The database is temporarily unavailable; try again later.',
+      };
+    }
     // keystonemiddleware's words; a client may retry.
     if (error instanceof IdentityUnavailable) return { code: 503, key: 'computeFault', message };
   }
@@ -91,8 +109,15 @@ function sendFault(reply: FastifyReply, fault: Fault): FastifyReply {
 /** Sends every error of `app` as a compute fault; unexpected ones are logged with their stack. */
 export function renderFaults(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    // Nobody is left to answer: say so quietly (the request's own line follows).
+    if (isClientAbort(error)) {
+      request.log.debug({ err: error }, 'client closed the connection mid-request');
+      return reply.code(400).send();
+    }
     const fault = faultFor(error);
-    if (fault.code >= 500) request.log.error({ err: error }, 'request failed');
+    // A database that does not answer is an outage to watch, not a bug.
+    if (error instanceof DbError) request.log.warn({ err: error }, 'request failed');
+    else if (fault.code >= 500) request.log.error({ err: error }, 'request failed');
     return sendFault(reply, fault);
   });
 }
@@ -109,4 +134,82 @@ export function renderFrameworkError(
   const fault = faultFor(error);
   if (fault.code >= 500) request.log.error({ err: error }, 'request failed');
   void sendFault(reply, fault);
+}
+
+/**
+ * Whether an error only says the client went away (closed or reset its
+ * connection mid-request): nothing to answer and nothing wrong with the
+ * server, so it is logged at info or debug, never as an error.
+ */
+export function isClientAbort(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code } = error as { code?: unknown };
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
+// What Node's HTTP parser refuses, by its error code: the status Node (and Fastify) answer it
+// with, and words that name the fault without echoing the request's bytes.
+const PARSER_FAULTS: Readonly<Record<string, { code: number; message: string }>> = {
+  HPE_HEADER_OVERFLOW: { code: 431, message: 'Request header fields too large.' },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 408, message: 'Request timed out.' },
+  HPE_INVALID_METHOD: { code: 400, message: 'Malformed request: invalid method.' },
+  HPE_INVALID_CONTENT_LENGTH: { code: 400, message: 'Malformed request: invalid Content-Length.' },
+  HPE_UNEXPECTED_CONTENT_LENGTH: {
+    code: 400,
+    message: 'Malformed request: invalid Content-Length.',
+  },
+  HPE_INVALID_CHUNK_SIZE: { code: 400, message: 'Malformed request: invalid chunked encoding.' },
+  HPE_INVALID_TRANSFER_ENCODING: {
+    code: 400,
+    message: 'Malformed request: invalid Transfer-Encoding.',
+  },
+  HPE_INVALID_HEADER_TOKEN: { code: 400, message: 'Malformed request: invalid header.' },
+  HPE_INVALID_EOF_STATE: { code: 400, message: 'Malformed request: body shorter than declared.' },
+};
+
+/** The fault for an error Node's HTTP server reports before Fastify sees a request. */
+export function clientErrorFault(error: Error): Fault {
+  const code = (error as { code?: unknown }).code;
+  const known = typeof code === 'string' ? PARSER_FAULTS[code] : undefined;
+  const status = known?.code ?? 400;
+  return {
+    code: status,
+    key: FAULT_NAMES[status] ?? 'computeFault',
+    message: known?.message ?? 'Malformed request.',
+  };
+}
+
+/**
+ * Fastify's `clientErrorHandler` (Node's `clientError` event): a request
+ * Node's parser refused (headers too large, a broken Content-Length or
+ * chunked body, a method it does not know, a NUL in a header) gets a compute
+ * fault like any other refusal, and the connection is closed, since the
+ * parser cannot tell where the next request would start. A connection the
+ * client reset needs no answer.
+ */
+export function renderClientError(
+  this: FastifyInstance,
+  error: Error & { code?: string },
+  socket: Socket,
+): void {
+  if (isClientAbort(error) || socket.destroyed) {
+    this.log.debug({ err: error }, 'client closed the connection mid-request');
+    socket.destroy();
+    return;
+  }
+  const fault = clientErrorFault(error);
+  this.log.info({ code: error.code, status: fault.code }, 'malformed request refused');
+  if (socket.writable) {
+    const body = JSON.stringify({ [fault.key]: { code: fault.code, message: fault.message } });
+    socket.write(
+      `HTTP/1.1 ${fault.code} ${STATUS_CODES[fault.code] ?? 'Bad Request'}\r\n` +
+        `Content-Type: ${FAULT_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.end();
+  // A client that never reads must not hold the socket open.
+  socket.setTimeout(5_000, () => socket.destroy());
 }

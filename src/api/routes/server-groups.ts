@@ -1,4 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { UnavailableCell } from '../../cells/fan-out.js';
+import { answerWithoutCells } from '../http/down-cells.js';
 import type { QuotaService } from '../../quotas/service.js';
 import { queryOf, refuseUnknownParams } from '../http/query.js';
 import type { GroupService } from '../../groups/service.js';
@@ -15,6 +17,8 @@ export interface ServerGroupDeps {
   readonly groups: GroupService;
   readonly quotas: QuotaService;
   readonly maxLimit: number;
+  /** `[api] list_records_by_skipping_down_cells`: answer without a cell that is down, or fail. */
+  readonly skipDownCells: boolean;
 }
 
 const validateCreate = {
@@ -80,10 +84,20 @@ function listParams(
 export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps): void {
   const { groups } = deps;
 
-  /** Groups as the API shows them, their live members found in one lookup for all. */
-  const views = async (request: FastifyRequest, page: readonly InstanceGroup[]) => {
-    const { members } = await groups.liveMembersOfGroups(page);
-    return page.map((g) => serverGroupView(g, members.get(g.uuid) ?? [], request.apiVersion));
+  /**
+   * Groups as the API shows them, their live members found in one lookup for
+   * all; cells that did not answer (for the groups or their members) are
+   * told as down-cells.ts says.
+   */
+  const views = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    page: readonly InstanceGroup[],
+    unavailable: readonly UnavailableCell[] = [],
+  ) => {
+    const live = await groups.liveMembersOfGroups(page);
+    answerWithoutCells(request, reply, [...unavailable, ...live.unavailable], deps.skipDownCells);
+    return page.map((g) => serverGroupView(g, live.members.get(g.uuid) ?? [], request.apiVersion));
   };
 
   for (const prefix of ['', '/:project_id']) {
@@ -108,7 +122,7 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
       return { server_group: serverGroupView(group, [], request.apiVersion) };
     });
 
-    scope.get(`${prefix}/os-server-groups`, async (request) => {
+    scope.get(`${prefix}/os-server-groups`, async (request, reply) => {
       const params = listParams(queryOf(request), request.apiVersion);
       // Nova's `limited`: no limit, or 0, means max_limit; more is capped to it.
       const limit = Math.min(deps.maxLimit, params.limit || deps.maxLimit);
@@ -117,13 +131,17 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
         offset: params.offset,
         allProjects: params.allProjects,
       });
-      return { server_groups: await views(request, page.groups) };
+      return { server_groups: await views(request, reply, page.groups, page.unavailable) };
     });
 
-    scope.get<{ Params: { id: string } }>(`${prefix}/os-server-groups/:id`, async (request) => {
-      const [group] = await views(request, [await groups.get(request.context, request.params.id)]);
-      return { server_group: group };
-    });
+    scope.get<{ Params: { id: string } }>(
+      `${prefix}/os-server-groups/:id`,
+      async (request, reply) => {
+        const group = await groups.get(request.context, request.params.id);
+        const [view] = await views(request, reply, [group]);
+        return { server_group: view };
+      },
+    );
 
     scope.delete<{ Params: { id: string } }>(
       `${prefix}/os-server-groups/:id`,

@@ -5,6 +5,7 @@ import {
   type ConnectionOptions,
   type PoolOptions as Mysql2PoolOptions,
 } from 'mysql2';
+import { DbTimestamp } from '../timestamp.js';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
 import {
   errorProperty,
@@ -55,6 +56,12 @@ function connectionOptions(target: ServerTarget, pool: PoolOptions): ConnectionO
     // Nova's DATETIME columns hold naive UTC.
     timezone: 'Z',
     dateStrings: false,
+    // Into a DbTimestamp, as on the other engines (a fraction, where a column has one, is kept).
+    typeCast: (field, next) => {
+      if (field.type !== 'DATETIME') return next();
+      const text = field.string();
+      return text === null ? null : (DbTimestamp.fromText(text) ?? next());
+    },
     supportBigNumbers: true,
     connectTimeout: o.connect_timeout ? Number(o.connect_timeout) * 1000 : pool.connectTimeoutMs,
     ...(ssl ? { ssl } : {}),

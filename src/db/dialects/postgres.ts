@@ -1,5 +1,6 @@
 import { PostgresDialect, sql, type SqlBool } from 'kysely';
 import pg from 'pg';
+import { DbTimestamp } from '../timestamp.js';
 import type { DatabaseTarget, ServerTarget } from '../url.js';
 import {
   errorProperty,
@@ -21,15 +22,17 @@ const ARRAY_TYPE: Readonly<Record<BulkColumn['kind'], string>> = {
 };
 
 /**
- * Nova's DateTime columns are `timestamp without time zone` holding UTC.
- * node-postgres would read them as local time; read them as UTC instead.
+ * Nova's DateTime columns are `timestamp without time zone` holding UTC, to
+ * the microsecond. node-postgres would read them as local time, into a Date
+ * that drops the microseconds; read them as UTC into a DbTimestamp instead.
  */
 function getTypeParser(
   oid: number,
   format: 'text' | 'binary' = 'text',
 ): (value: string) => unknown {
   if (oid === TIMESTAMP_WITHOUT_TIME_ZONE)
-    return (value) => new Date(`${value.replace(' ', 'T')}Z`);
+    // To the microsecond (a Date would keep milliseconds); infinity and BC dates fall back to a Date.
+    return (value) => DbTimestamp.fromText(value) ?? new Date(`${value.replace(' ', 'T')}Z`);
   // node-postgres types the oid as its enum of built-in types; any oid is valid here.
   const builtinParser = pg.types.getTypeParser as (
     oid: number,

@@ -14,6 +14,7 @@ import {
   type SqliteStatement,
 } from 'kysely';
 import { ConfigError } from '../../errors.js';
+import { DbTimestamp } from '../timestamp.js';
 import type { DatabaseTarget, SqliteTarget } from '../url.js';
 import {
   errorProperty,
@@ -29,8 +30,9 @@ import {
  * SQLite stores Nova's DateTime columns as text in SQLAlchemy's format
  * (`YYYY-MM-DD HH:MM:SS.ffffff`, naive UTC) and booleans as 0/1, and the
  * driver binds neither `Date` nor `boolean`. The statement wrapper below
- * converts parameters on the way in and `*_at` columns on the way out, so
- * that every store sees the same types on every engine.
+ * converts parameters on the way in and `*_at` columns on the way out
+ * (into a DbTimestamp, microseconds kept), so that every store sees the same
+ * types on every engine.
  */
 function toSqlParameter(value: unknown): unknown {
   if (value instanceof Date) {
@@ -49,9 +51,8 @@ function fromSqlRow(row: unknown): unknown {
   for (const key of Object.keys(record)) {
     const value = record[key];
     if (key.endsWith('_at') && typeof value === 'string' && DATETIME_TEXT.test(value)) {
-      const [date, time = ''] = value.split(/[ T]/);
-      const [hms = '', fraction = ''] = time.split('.');
-      record[key] = new Date(`${date ?? ''}T${hms}.${fraction.padEnd(3, '0').slice(0, 3)}Z`);
+      // To the microsecond, as SQLAlchemy wrote it (a Date would keep milliseconds).
+      record[key] = DbTimestamp.fromText(value) ?? value;
     }
   }
   return record;

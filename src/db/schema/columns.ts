@@ -3,7 +3,7 @@ import type { ColumnType, Generated, SqlBool } from 'kysely';
 /** Nova's integer auto-increment primary key. */
 export type Id = Generated<number>;
 
-/** Nova's `DateTime` (naive UTC); every engine hands back a `Date`. */
+/** Nova's `DateTime` (naive UTC); every engine hands back a `Date`, a DbTimestamp (to the microsecond) where it read one. */
 export type Timestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
 
 /** Nova's `Boolean`: PostgreSQL answers a boolean, the others 0 or 1. */

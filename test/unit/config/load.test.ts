@@ -52,7 +52,11 @@ describe('loadConfig', () => {
       server_group_members: 7,
       cores: 20,
     });
-    expect(config.values.api).toEqual({ max_limit: 50, auth_strategy: 'keystone' });
+    expect(config.values.api).toEqual({
+      max_limit: 50,
+      auth_strategy: 'keystone',
+      list_records_by_skipping_down_cells: true,
+    });
     expect(config.apiDatabaseUrl).toBe('postgresql://nova:s;e#c@127.0.0.1/nova_api');
     expect(config.cellDatabaseUrl).toBe('mysql+pymysql://nova:x@127.0.0.1/nova?charset=utf8');
     expect(config.files).toEqual([a, b]);
