@@ -81,7 +81,7 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
 
   /** Groups as the API shows them, their live members found in one lookup for all. */
   const views = async (request: FastifyRequest, page: readonly InstanceGroup[]) => {
-    const { members } = await groups.liveMembersOfGroups(page);
+    const { members } = await groups.liveMembersOfGroups(page, request.context);
     return page.map((g) => serverGroupView(g, members.get(g.uuid) ?? [], request.apiVersion));
   };
 
@@ -89,11 +89,14 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
     scope.post(`${prefix}/os-server-groups`, async (request) => {
       const input = createRequest(request.body, request.apiVersion);
       const policy = input.policy ?? input.policies?.[0] ?? '';
-      const rules: Record<string, number> = {};
-      if (input.rules?.max_server_per_host !== undefined) {
+      // From 2.64 the group has rules, empty or not (Nova stores `{}`); before, none (NULL).
+      const rules: Record<string, number> | undefined = request.apiVersion.atLeast('2.64')
+        ? {}
+        : undefined;
+      if (rules && input.rules?.max_server_per_host !== undefined) {
         rules.max_server_per_host = Number(input.rules.max_server_per_host);
       }
-      if (policy !== 'anti-affinity' && Object.keys(rules).length > 0) {
+      if (policy !== 'anti-affinity' && rules && Object.keys(rules).length > 0) {
         throw new InvalidInput('Only anti-affinity policy supports rules.');
       }
       const { context } = request;
