@@ -1,11 +1,16 @@
 import type { Command } from 'commander';
 import { withDatabase } from '../../db/connection.js';
-import { latestVersion, readSchemaVersion, syncSchema } from '../../db/migrations/migrator.js';
+import {
+  findNovaSchema,
+  latestVersion,
+  readSchemaVersion,
+  syncSchema,
+  type NovaSchema,
+} from '../../db/migrations/migrator.js';
 import type { ApiDatabase } from '../../db/schema/api.js';
 import { EXIT } from '../exit-codes.js';
-import { renderJson } from '../output.js';
 import { formatOption, type ActionWrapper, type FormatOptions } from '../command.js';
-import { parseVersionArgument, reportSync } from './schema-output.js';
+import { parseVersionArgument, reportSync, reportVersion } from './schema-output.js';
 
 export function registerApiDbCommands(program: Command, action: ActionWrapper): void {
   const apiDb = program.command('api_db').description('Manage the API database schema.');
@@ -32,15 +37,11 @@ export function registerApiDbCommands(program: Command, action: ActionWrapper): 
     .addOption(formatOption())
     .action(
       action(async (ctx, options: FormatOptions) => {
-        const version = await withDatabase<ApiDatabase, number>(
+        const [version, nova] = await withDatabase<ApiDatabase, [number, NovaSchema | undefined]>(
           ctx.config().apiDatabaseUrl,
-          (api) => readSchemaVersion(api, 'api'),
+          async (api) => [await readSchemaVersion(api, 'api'), await findNovaSchema(api, 'api')],
         );
-        ctx.out(
-          options.format === 'json'
-            ? renderJson({ version, latest: latestVersion('api') })
-            : String(version),
-        );
+        reportVersion(ctx, options.format, version, latestVersion('api'), nova);
         return EXIT.OK;
       }),
     );

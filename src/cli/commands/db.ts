@@ -2,15 +2,19 @@ import type { Command } from 'commander';
 import { CELL0_UUID, CellMappings } from '../../cells/cell-mappings.js';
 import { syncCellDatabase } from '../../cells/setup.js';
 import { withDatabase } from '../../db/connection.js';
-import { latestVersion, readSchemaVersion } from '../../db/migrations/migrator.js';
+import {
+  findNovaSchema,
+  latestVersion,
+  readSchemaVersion,
+  type NovaSchema,
+} from '../../db/migrations/migrator.js';
 import type { ApiDatabase } from '../../db/schema/api.js';
 import type { CellDatabase } from '../../db/schema/cell.js';
 import { describeError } from '../../errors.js';
 import { formatOption, type ActionWrapper, type FormatOptions } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { renderJson } from '../output.js';
 import { registerOnlineMigrationCommand } from './online-migrations.js';
-import { parseVersionArgument, reportSync } from './schema-output.js';
+import { parseVersionArgument, reportSync, reportVersion } from './schema-output.js';
 
 // nova-manage's words for a cell0 it cannot reach, so that runbooks keyed on them still match.
 const CELL0_UNREACHABLE = [
@@ -66,15 +70,14 @@ export function registerDbCommands(program: Command, action: ActionWrapper): voi
     .addOption(formatOption())
     .action(
       action(async (ctx, options: FormatOptions) => {
-        const version = await withDatabase<CellDatabase, number>(
+        const [version, nova] = await withDatabase<CellDatabase, [number, NovaSchema | undefined]>(
           ctx.config().cellDatabaseUrl,
-          (cell) => readSchemaVersion(cell, 'cell'),
+          async (cell) => [
+            await readSchemaVersion(cell, 'cell'),
+            await findNovaSchema(cell, 'cell'),
+          ],
         );
-        ctx.out(
-          options.format === 'json'
-            ? renderJson({ version, latest: latestVersion('cell') })
-            : String(version),
-        );
+        reportVersion(ctx, options.format, version, latestVersion('cell'), nova);
         return EXIT.OK;
       }),
     );

@@ -1,4 +1,5 @@
-import type { SyncResult } from '../../db/migrations/migrator.js';
+import type { NovaSchema, SyncResult } from '../../db/migrations/migrator.js';
+import { renderJson } from '../output.js';
 import { maskPassword } from '../../db/url.js';
 import { InvalidInput } from '../../errors.js';
 import type { CommandContext } from '../command.js';
@@ -14,6 +15,28 @@ export function parseVersionArgument(version: string | undefined): number | unde
   return Number(version);
 }
 
+/** `version`: the number, and on a database Nova manages, a line saying so. */
+export function reportVersion(
+  ctx: CommandContext,
+  format: 'table' | 'json',
+  version: number,
+  latest: number,
+  nova: NovaSchema | undefined,
+): void {
+  if (format === 'json') {
+    ctx.out(
+      renderJson({
+        version,
+        latest,
+        ...(nova === undefined ? {} : { nova: { marker: nova.marker, revision: nova.revision } }),
+      }),
+    );
+    return;
+  }
+  ctx.out(String(version));
+  if (nova !== undefined) ctx.out(nova.description);
+}
+
 export function reportSync(
   ctx: CommandContext,
   what: string,
@@ -21,7 +44,9 @@ export function reportSync(
   result: SyncResult,
 ): void {
   const where = `${what} ${maskPassword(url)}`;
-  if (result.applied.length === 0) {
+  if (result.nova !== undefined) {
+    ctx.out(`${where}: ${result.nova.description} Nothing synced: use nova-manage for it.`);
+  } else if (result.applied.length === 0) {
     ctx.out(`${where}: schema already at version ${result.to}.`);
   } else {
     const steps = result.applied.map((s) => `${s.version} (${s.name})`).join(', ');

@@ -5,7 +5,7 @@ import { dbFailure } from '../connection.js';
 import { initial as apiInitial } from './api/001-initial.js';
 import { quotaFences } from './api/002-quota-fences.js';
 import { initial as cellInitial } from './cell/001-initial.js';
-import { instanceGroupsMoved } from './cell/002-instance-groups-moved.js';
+import { LEGACY_GROUPS_VERSION, instanceGroupsMoved } from './cell/002-instance-groups-moved.js';
 import type { SchemaMigration } from './migration.js';
 
 /** The two kinds of database this system owns. */
@@ -36,6 +36,95 @@ export interface SyncResult {
   readonly from: number;
   readonly to: number;
   readonly applied: readonly { version: number; name: string }[];
+  /** Set when Nova manages the database: nothing was applied. */
+  readonly nova?: NovaSchema;
+}
+
+/**
+ * A database whose schema Nova manages: `nova-manage` records its version in
+ * alembic's `alembic_version` (Xena onwards) or sqlalchemy-migrate's
+ * `migrate_version` (before). Its tables are read as the cellgroups schema
+ * version that has them; cellgroups never does DDL on it.
+ */
+export interface NovaSchema {
+  readonly marker: 'alembic_version' | 'migrate_version';
+  /** The alembic revision, or sqlalchemy-migrate's version number. */
+  readonly revision: string;
+  /** The cellgroups schema version whose tables it has; 0: it lacks some. */
+  readonly version: number;
+  /** What was found, for people. */
+  readonly description: string;
+}
+
+// The tables cellgroups reads and writes in each kind of database, all of them Nova's own.
+const NOVA_TABLES: Readonly<Record<SchemaKind, readonly string[]>> = {
+  api: [
+    'cell_mappings',
+    'instance_mappings',
+    'instance_groups',
+    'instance_group_policy',
+    'instance_group_member',
+    'quotas',
+    'project_user_quotas',
+    'quota_classes',
+  ],
+  cell: ['instances'],
+};
+const LEGACY_GROUP_TABLES = ['instance_groups', 'instance_group_policy', 'instance_group_member'];
+
+async function novaSchemaOf<DB>(
+  database: Database<DB>,
+  kind: SchemaKind,
+  tables: ReadonlySet<string>,
+): Promise<NovaSchema | undefined> {
+  const marker = tables.has('alembic_version')
+    ? 'alembic_version'
+    : tables.has('migrate_version')
+      ? 'migrate_version'
+      : undefined;
+  if (marker === undefined || tables.has(VERSION_TABLE[kind])) return undefined;
+  // Nova's API and cell databases share the marker: tell them apart by what only one has.
+  const otherKind =
+    kind === 'api'
+      ? !tables.has('cell_mappings') && tables.has('instances')
+      : tables.has('cell_mappings') && !tables.has('instances');
+  if (otherKind) {
+    throw new SchemaError(
+      `${database.displayUrl} is Nova's ${kind === 'api' ? 'cell' : 'API'} database, not ${kind === 'api' ? 'an API' : 'a cell'} database: ` +
+        `check [${kind === 'api' ? 'api_database' : 'database'}] connection.`,
+    );
+  }
+  let revision: string;
+  try {
+    const db = database.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+    const rows =
+      marker === 'alembic_version'
+        ? await db.selectFrom('alembic_version').select('version_num as v').execute()
+        : await db.selectFrom('migrate_version').select('version as v').execute();
+    revision = rows.map((r) => String(r.v)).join(',') || '(none)';
+  } catch (cause) {
+    throw dbFailure(database, 'read the schema version', cause);
+  }
+  const missing = NOVA_TABLES[kind].filter((t) => !tables.has(t));
+  const legacy = LEGACY_GROUP_TABLES.every((t) => tables.has(t));
+  const version = missing.length > 0 ? 0 : kind === 'api' ? 1 : legacy ? LEGACY_GROUPS_VERSION : 2;
+  const found = `Nova manages this ${LABEL[kind]} database (${marker} ${revision})`;
+  const description =
+    missing.length > 0
+      ? `${found}, but it lacks ${missing.join(', ')}: run "nova-manage ${kind === 'api' ? 'api_db' : 'db'} sync" first.`
+      : kind === 'api'
+        ? `${found}: read as cellgroups API schema version ${version}; cellgroups changes no table of it.`
+        : `${found}: read as cellgroups cell schema version ${version}` +
+          `${legacy ? ' (the legacy group tables are still there)' : ''}; cellgroups changes no table of it.`;
+  return { marker, revision, version, description };
+}
+
+/** What Nova's marker says of the database, or undefined when Nova does not manage it. */
+export async function findNovaSchema<DB>(
+  database: Database<DB>,
+  kind: SchemaKind,
+): Promise<NovaSchema | undefined> {
+  return novaSchemaOf(database, kind, await tableNames(database));
 }
 
 const migrationKey = (m: SchemaMigration) => `${String(m.version).padStart(3, '0')}_${m.name}`;
@@ -79,7 +168,9 @@ export async function readSchemaVersion<DB>(
         `check [${kind === 'api' ? 'api_database' : 'database'}] connection.`,
     );
   }
-  if (!tables.has(VERSION_TABLE[kind])) return 0;
+  if (!tables.has(VERSION_TABLE[kind])) {
+    return (await novaSchemaOf(database, kind, tables))?.version ?? 0;
+  }
   let rows: { name: string }[];
   try {
     // The version tables belong to Kysely's migrator, not to the typed schema.
@@ -115,6 +206,9 @@ export async function syncSchema<DB>(
     );
   }
   database.engine.ensureStorage(database.target);
+  // Nova's database is Nova's to migrate (nova-manage): found, reported, left alone.
+  const nova = await findNovaSchema(database, kind);
+  if (nova !== undefined) return { from: nova.version, to: nova.version, applied: [], nova };
   const from = await readSchemaVersion(database, kind);
   if (target < from) {
     throw new SchemaError(
