@@ -102,13 +102,13 @@ forEachEngine((engine) => {
       );
     });
 
-    it('a cell database with the legacy group tables is at the legacy schema; without them, past it', async () => {
+    it('a cell database with the legacy group tables is at the legacy schema; without them, unreadable', async () => {
       const { database: cell } = await database('ncell');
       await novaShaped(cell, 'cell');
       const before = await tables(cell);
       expect(await readSchemaVersion(cell, 'cell')).toBe(1);
       expect((await findNovaSchema(cell, 'cell'))?.description).toMatch(
-        /legacy group tables are still there/,
+        /version 1, the legacy schema \(its instance group tables are still there\)/,
       );
       expect(await syncSchema(cell, 'cell')).toMatchObject({ from: 1, to: 1, applied: [] });
       expect(await tables(cell)).toEqual(before);
@@ -116,7 +116,10 @@ forEachEngine((engine) => {
       const db = cell.db as unknown as AnyDb;
       for (const t of ['instance_group_member', 'instance_group_policy', 'instance_groups'])
         await db.schema.dropTable(t).execute();
-      expect(await readSchemaVersion(cell, 'cell')).toBe(2);
+      expect(await readSchemaVersion(cell, 'cell')).toBe(0);
+      expect((await findNovaSchema(cell, 'cell'))?.description).toMatch(
+        /lacks instance_groups, instance_group_policy, instance_group_member: run "nova-manage db sync" first/,
+      );
     });
 
     it("sqlalchemy-migrate's marker (releases before Xena) is recognised too", async () => {

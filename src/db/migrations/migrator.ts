@@ -68,9 +68,10 @@ const NOVA_TABLES: Readonly<Record<SchemaKind, readonly string[]>> = {
     'project_user_quotas',
     'quota_classes',
   ],
-  cell: ['instances'],
+  // Every Nova cell schema to date (Zed included) still has the legacy group tables; cellgroups
+  // reads them in a cell at the legacy version, so a cell without them is not one it can read.
+  cell: ['instances', 'instance_groups', 'instance_group_policy', 'instance_group_member'],
 };
-const LEGACY_GROUP_TABLES = ['instance_groups', 'instance_group_policy', 'instance_group_member'];
 
 async function novaSchemaOf<DB>(
   database: Database<DB>,
@@ -106,16 +107,15 @@ async function novaSchemaOf<DB>(
     throw dbFailure(database, 'read the schema version', cause);
   }
   const missing = NOVA_TABLES[kind].filter((t) => !tables.has(t));
-  const legacy = LEGACY_GROUP_TABLES.every((t) => tables.has(t));
-  const version = missing.length > 0 ? 0 : kind === 'api' ? 1 : legacy ? LEGACY_GROUPS_VERSION : 2;
+  const version = missing.length > 0 ? 0 : kind === 'api' ? 1 : LEGACY_GROUPS_VERSION;
   const found = `Nova manages this ${LABEL[kind]} database (${marker} ${revision})`;
   const description =
     missing.length > 0
       ? `${found}, but it lacks ${missing.join(', ')}: run "nova-manage ${kind === 'api' ? 'api_db' : 'db'} sync" first.`
       : kind === 'api'
         ? `${found}: read as cellgroups API schema version ${version}; cellgroups changes no table of it.`
-        : `${found}: read as cellgroups cell schema version ${version}` +
-          `${legacy ? ' (the legacy group tables are still there)' : ''}; cellgroups changes no table of it.`;
+        : `${found}: read as cellgroups cell schema version ${version}, the legacy schema ` +
+          '(its instance group tables are still there); cellgroups changes no table of it.';
   return { marker, revision, version, description };
 }
 
