@@ -56,6 +56,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // Nova matches `/v2.1/` and `/v2.1` alike, and an id of any length (up to eventlet's 8 KiB
     // request line).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 8192 },
+    // Nova's router (routes.Mapper) declares each route's methods and none has HEAD: a HEAD is
+    // its 404 page. Fastify would answer HEAD for every GET route.
+    exposeHeadRoutes: false,
     bodyLimit: MAX_REQUEST_BODY_SIZE,
     // What the router refuses before any hook runs is a compute fault too, not Fastify's JSON.
     frameworkErrors: renderFrameworkError,

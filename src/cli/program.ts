@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { loadConfig, type Config } from '../config/load.js';
+import { describeIgnored, loadConfig, type Config } from '../config/load.js';
 import { CellgroupsError, describeError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { registerApiDbCommands } from './commands/api-db.js';
@@ -46,9 +46,15 @@ export function buildProgram(io: CliIo): {
     });
 
   let config: Config | undefined;
+  const readConfig = (): Config => {
+    const read = loadConfig({ files: program.opts<{ configFile: string[] }>().configFile });
+    // What nova-manage would log at debug level: the rest of nova.conf is Nova's, not ours.
+    if (read.values.DEFAULT.debug)
+      for (const setting of read.ignored) io.err(`DEBUG: ${describeIgnored(setting)}\n`);
+    return read;
+  };
   const ctx: CommandContext = {
-    config: () =>
-      (config ??= loadConfig({ files: program.opts<{ configFile: string[] }>().configFile })),
+    config: () => (config ??= readConfig()),
     out: (line) => {
       io.out(`${line}\n`);
     },

@@ -17,6 +17,27 @@ export interface Config {
   readonly cellDatabaseUrl: string;
   /** The files read, in order. */
   readonly files: readonly string[];
+  /**
+   * What the files set that cellgroups does not read (the rest of a nova.conf), in file order:
+   * ignored as oslo.config ignores options nobody registered, and logged at debug level.
+   */
+  readonly ignored: readonly IgnoredSetting[];
+}
+
+/** A section, or one option of a section cellgroups reads, that cellgroups leaves to Nova. */
+export interface IgnoredSetting {
+  /** `file:line`. */
+  readonly origin: string;
+  readonly section: string;
+  /** The option; absent when the whole section is ignored. */
+  readonly name?: string;
+}
+
+/** One debug line for an ignored setting. */
+export function describeIgnored(setting: IgnoredSetting): string {
+  return setting.name === undefined
+    ? `${setting.origin}: [${setting.section}] is not a section cellgroups reads; ignored.`
+    : `${setting.origin}: [${setting.section}] ${setting.name} is not an option cellgroups reads; ignored.`;
 }
 
 export interface LoadOptions {
@@ -47,15 +68,20 @@ export function environmentName(section: string, name: string): string {
 /**
  * Reads the configuration: defaults, then each file in order (later wins),
  * then the environment (as oslo.config, the environment wins over files).
- * Unknown sections and options in a file are errors naming file, line,
- * section and option; environment variables name only known options, since
- * the environment is shared with other OpenStack services.
+ * The file is usually Nova's own nova.conf, so sections and options that
+ * cellgroups does not read are recorded in `ignored` and otherwise skipped,
+ * as oslo.config skips options nobody registered. A misspelt option name
+ * cannot be told from one of Nova's, so it is ignored too (the debug log
+ * names it); a bad value of an option cellgroups reads is an error naming
+ * file, line, section and option. Environment variables name only known
+ * options, since the environment is shared with other OpenStack services.
  */
 export function loadConfig(options: LoadOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   const files = (options.files ?? []).map((f) => path.resolve(cwd, f));
   const raw: Raw = new Map();
+  const ignored: IgnoredSetting[] = [];
 
   for (const file of files) {
     let text: string;
@@ -73,16 +99,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const doc = parseIni(text, file);
     for (const [section, keys] of doc.sections) {
       if (!(section in OPTIONS)) {
-        throw new ConfigError(
-          `${file}:${doc.sectionLines.get(section) ?? 0}: unknown section [${section}]; known sections: ${SECTIONS.map((s) => `[${s}]`).join(', ')}.`,
-        );
+        ignored.push({ origin: `${file}:${doc.sectionLines.get(section) ?? 0}`, section });
+        continue;
       }
       for (const [name, { values, line }] of keys) {
-        const origin = `${file}:${line}: [${section}] ${name}`;
         if (!specOf(section, name)) {
-          const known = Object.keys(OPTIONS[section as keyof typeof OPTIONS]).join(', ');
-          throw new ConfigError(`${origin}: unknown option; [${section}] has ${known}.`);
+          ignored.push({ origin: `${file}:${line}`, section, name });
+          continue;
         }
+        const origin = `${file}:${line}: [${section}] ${name}`;
         raw.set(`${section}.${name}`, { value: values.at(-1) ?? '', origin });
       }
     }
@@ -133,7 +158,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
         'the API database and a cell database must be separate databases (both have an instance_groups table).',
     );
   }
-  return { values, statePath, apiDatabaseUrl, cellDatabaseUrl, files };
+  return { values, statePath, apiDatabaseUrl, cellDatabaseUrl, files, ignored };
 }
 
 function checkedUrl(url: string, origin: string, cwd: string): string {

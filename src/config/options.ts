@@ -1,8 +1,9 @@
 /**
  * Every configuration option cellgroups reads, with Nova's own section and
  * option names, so that lines copied from a nova.conf mean the same here.
- * The loader rejects anything not listed (a typo must not silently fall back
- * to a default).
+ * The loader skips anything not listed (the rest of Nova's nova.conf, as
+ * oslo.config does, with a debug line), and rejects a bad value of anything
+ * listed.
  */
 export interface OptionType<T> {
   /** What a valid value looks like, for error messages. */

@@ -17,16 +17,52 @@ export interface GroupFilter {
   readonly userId?: string;
 }
 
-function parseRules(text: string | null): Rules {
+/**
+ * `instance_group_policy.rules` as Nova reads it (InstanceGroup.rules in
+ * nova/objects/instance_group.py): JSON text whose values are strings, of
+ * which only `max_server_per_host` is kept, as an integer. NULL, `{}` or
+ * anything else is no rules. A value Python's int() would refuse (Nova
+ * answers 500 for it) is dropped.
+ */
+export function decodeRules(text: string | null): Rules {
   if (!text) return {};
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Rules)
-      : {};
+    value = JSON.parse(text);
   } catch {
     return {};
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const max = (value as Record<string, unknown>).max_server_per_host;
+  const number =
+    typeof max === 'number' && Number.isFinite(max)
+      ? Math.trunc(max)
+      : typeof max === 'string' && /^\s*[-+]?\d+(_\d+)*\s*$/.test(max)
+        ? Number.parseInt(max.trim().replace(/_/g, ''), 10)
+        : undefined;
+  return number === undefined ? {} : { max_server_per_host: number };
+}
+
+/**
+ * The text Nova writes for a group's rules: none given (a create before
+ * microversion 2.64, a group moved from a cell) is NULL; given, even empty,
+ * they are Python's `json.dumps` of the rules with every value a string
+ * (the object field is a dict of strings): `{"max_server_per_host": "2"}`.
+ */
+export function encodeRules(rules: Rules | undefined): string | null {
+  if (rules === undefined) return null;
+  const pairs = Object.entries(rules).map(
+    ([key, value]) => `${asciiJson(key)}: ${asciiJson(String(value))}`,
+  );
+  return `{${pairs.join(', ')}}`;
+}
+
+/** JSON.stringify with non-ASCII escaped, as Python's json.dumps (ensure_ascii) writes it. */
+function asciiJson(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Groups with their policy and members: two more statements for the whole batch. */
@@ -65,7 +101,7 @@ export async function hydrateInApi(
     userId: row.user_id,
     projectId: row.project_id,
     policy: policyOf.get(row.id)?.policy ?? null,
-    rules: parseRules(policyOf.get(row.id)?.rules ?? null),
+    rules: decodeRules(policyOf.get(row.id)?.rules ?? null),
     members: membersOf.get(row.id) ?? [],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -217,8 +253,10 @@ export async function uuidsInApi(db: Db, uuids: readonly string[]): Promise<Set<
 }
 
 /** A group as it is first written to the API database (its location and update time come later). */
-export type ApiGroupRow = Omit<InstanceGroup, 'location' | 'updatedAt' | 'createdAt'> & {
+export type ApiGroupRow = Omit<InstanceGroup, 'location' | 'updatedAt' | 'createdAt' | 'rules'> & {
   readonly createdAt: Date;
+  /** Undefined: none given, stored as NULL (see encodeRules). */
+  readonly rules: Rules | undefined;
 };
 
 /** Inserts a group with its policy and members; returns its id. */
@@ -252,7 +290,7 @@ export async function replacePolicyInApi(
   db: Db,
   id: number,
   policy: string,
-  rules: Rules,
+  rules: Rules | undefined,
   at = new Date(),
 ): Promise<void> {
   await db.deleteFrom('instance_group_policy').where('group_id', '=', id).execute();
@@ -263,7 +301,7 @@ async function insertPolicyInApi(
   db: Db,
   id: number,
   policy: string,
-  rules: Rules,
+  rules: Rules | undefined,
   at: Date,
 ): Promise<void> {
   await db
@@ -271,7 +309,7 @@ async function insertPolicyInApi(
     .values({
       group_id: id,
       policy,
-      rules: Object.keys(rules).length === 0 ? null : JSON.stringify(rules),
+      rules: encodeRules(rules),
       created_at: at,
     })
     .execute();
@@ -388,7 +426,8 @@ export async function insertManyInApi(
       .map((g) => [
         groupId(g.uuid),
         g.policy,
-        Object.keys(g.rules).length === 0 ? null : JSON.stringify(g.rules),
+        // A legacy group has no rules: NULL, as Nova's own move to the API database wrote.
+        encodeRules(Object.keys(g.rules).length === 0 ? undefined : g.rules),
         g.createdAt,
       ]),
   );

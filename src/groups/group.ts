@@ -43,7 +43,8 @@ export interface NewGroup {
   readonly uuid?: string;
   readonly name: string;
   readonly policy: string;
-  readonly rules?: Rules;
+  /** Undefined: the request could not carry rules (before 2.64); stored as Nova stores that. */
+  readonly rules?: Rules | undefined;
   readonly members?: readonly string[];
   /** Default: the context's user and project. */
   readonly userId?: string;

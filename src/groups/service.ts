@@ -25,9 +25,8 @@ import {
   type GroupChanges,
   type InstanceGroup,
   type NewGroup,
-  type Rules,
 } from './group.js';
-import { liveMembers, type LiveMember } from './hosts.js';
+import { liveMembers, lookupMembers, type LiveMember, type MemberViewer } from './hosts.js';
 import { GroupLocator, lookupByUuid, type Located, type Lookup } from './locate.js';
 import { listMerged, type MergedList, type Page } from './merge.js';
 
@@ -216,18 +215,26 @@ export class GroupService {
   /**
    * The live members of several groups at once (a page of a list): one
    * lookup for all their members instead of one per group. Each group's
-   * members keep their order.
+   * members come in Nova's order (see MemberLookup.membersOf); a `viewer`
+   * who is not admin is shown only the instances of its own project, as
+   * Nova's instance query shows them.
    */
   async liveMembersOfGroups(
     groups: readonly InstanceGroup[],
+    viewer?: MemberViewer,
   ): Promise<{ members: Map<string, string[]>; unavailable: UnavailableCell[] }> {
-    const { members, unavailable } = await liveMembers(this.api, this.cells, this.fan, [
-      ...new Set(groups.flatMap((g) => g.members)),
-    ]);
-    const live = new Set(members.map((m) => m.instanceUuid));
+    const lookup = await lookupMembers(
+      this.api,
+      this.cells,
+      this.fan,
+      groups.flatMap((g) => g.members),
+      viewer,
+    );
     return {
-      members: new Map(groups.map((g) => [g.uuid, g.members.filter((m) => live.has(m))])),
-      unavailable,
+      members: new Map(
+        groups.map((g) => [g.uuid, lookup.membersOf(g.members).map((m) => m.instanceUuid)]),
+      ),
+      unavailable: lookup.unavailable,
     };
   }
 
@@ -275,8 +282,8 @@ export class GroupService {
       userId: input.userId ?? ctx.userId,
       projectId: input.projectId ?? ctx.projectId,
       policy: input.policy,
-      // As stored (JSON), so that what create returns is what a read gives.
-      rules: JSON.parse(JSON.stringify(input.rules ?? {})) as Rules,
+      // Undefined (none given) is stored as NULL, an empty object as Nova's `{}`.
+      rules: input.rules,
       members: uniqueMembers(input.members ?? []),
       createdAt: this.api.engine.storableDate(new Date()),
     };
@@ -317,8 +324,9 @@ export class GroupService {
             return apiStore.insertInApi(tx, this.api.engine, row);
           }),
       );
-      // Exactly what a read would give (see storableDate, checkLengths): no read-back.
-      return { ...row, updatedAt: null, location: { kind: 'api', id } };
+      // Exactly what a read would give (see storableDate, checkLengths, decodeRules): no read-back.
+      const rules = apiStore.decodeRules(apiStore.encodeRules(row.rules));
+      return { ...row, rules, updatedAt: null, location: { kind: 'api', id } };
     } catch (error) {
       if (this.api.engine.isDuplicateKey(error)) throw new GroupExists(uuid);
       throw error;
@@ -383,7 +391,7 @@ export class GroupService {
         api: async (tx, id) => {
           if (changes.name !== undefined) await apiStore.renameInApi(tx, id, changes.name);
           if (changes.policy !== undefined || changes.rules !== undefined) {
-            await apiStore.replacePolicyInApi(tx, id, policy ?? '', changes.rules ?? {});
+            await apiStore.replacePolicyInApi(tx, id, policy ?? '', changes.rules);
           }
           if (changes.members !== undefined) {
             const wanted = uniqueMembers(changes.members);

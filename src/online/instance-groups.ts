@@ -274,7 +274,7 @@ async function applyCellChanges(
 ): Promise<void> {
   if (after.name !== before.name && after.name !== null) await renameInApi(tx, id, after.name);
   if (after.policy !== before.policy && after.policy !== null)
-    await replacePolicyInApi(tx, id, after.policy, {});
+    await replacePolicyInApi(tx, id, after.policy, undefined);
   const had = new Set(before.members);
   const has = new Set(after.members);
   await addMembersInApi(

@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runManage } from '../support/cli.js';
 import { serverUrlFor, testEngines } from '../support/engines.js';
@@ -22,10 +23,9 @@ describe('manage: configuration and command line', () => {
       /nova\.conf:2: \[quota\] server_groups: invalid value "many": expected an integer >= -1\./,
     ],
     [
-      '[api]\nauth_stratgy = noauth2\n',
-      /nova\.conf:2: \[api\] auth_stratgy: unknown option; \[api\] has auth_strategy, max_limit, list_records_by_skipping_down_cells\./,
+      '[api]\nauth_strategy = noauth\n',
+      /nova\.conf:2: \[api\] auth_strategy: invalid value "noauth": expected one of noauth2, keystone\./,
     ],
-    ['[glance]\napi_servers = x\n', /nova\.conf:1: unknown section \[glance\]/],
     [
       '[database]\nconnection = mssql://sa@h/nova\n',
       /nova\.conf:2: \[database\] connection: Unsupported database URL scheme "mssql"/,
@@ -43,6 +43,41 @@ describe('manage: configuration and command line', () => {
       expect(result.stderr).not.toMatch(/\n\s+at /);
     },
   );
+
+  it("runs on Nova's own nova.conf: Nova's sections and options are ignored, named on stderr with debug", async () => {
+    // The controller's nova.conf, pointed at a scratch SQLite database instead of its MySQL host.
+    const nova = readFileSync(
+      path.join(
+        path.dirname(fileURLToPath(import.meta.url)),
+        '../fixtures/nova-conf/controller.conf',
+      ),
+      'utf8',
+    );
+    const local = nova
+      .replace(
+        /^connection = .*nova_api$/m,
+        `connection = sqlite:///${path.join(dir, 'api.sqlite')}`,
+      )
+      .replace(/^connection = .*nova$/m, `connection = sqlite:///${path.join(dir, 'cell.sqlite')}`);
+    const quiet = await runManage(['--config-file', conf(local), 'api_db', 'version'], {
+      cwd: dir,
+    });
+    expect(quiet).toMatchObject({ code: 0, stderr: '' });
+    const debug = await runManage(
+      ['--config-file', conf(local.replace('debug = false', 'debug = true')), 'api_db', 'version'],
+      { cwd: dir },
+    );
+    expect(debug.code).toBe(0);
+    expect(debug.stdout).toBe(quiet.stdout);
+    const lines = debug.stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      `DEBUG: ${path.join(dir, 'nova.conf')}:5: [DEFAULT] host is not an option cellgroups reads; ignored.`,
+    );
+    expect(lines).toContain(
+      `DEBUG: ${path.join(dir, 'nova.conf')}:53: [placement] is not a section cellgroups reads; ignored.`,
+    );
+    expect(lines.every((l) => l.startsWith('DEBUG: ') && l.endsWith('; ignored.'))).toBe(true);
+  });
 
   it('names a config file that does not exist', async () => {
     const result = await runManage(['--config-file', 'nowhere.conf', 'api_db', 'version'], {

@@ -434,11 +434,13 @@ function suite(label: string, apiEngine: TestEngine, cellEngines: () => TestEngi
 
         const live = await cloud.service.liveMembers(alice, group.uuid);
         expect(live.unavailable).toEqual([]);
+        // Nova's order: unscheduled first, then cell by cell, each newest first (here: same
+        // created_at, so the higher id first).
         expect(live.members.map((m) => [m.instanceUuid, m.host])).toEqual([
           ['unscheduled', null],
           ['live-1', 'host-a'],
-          ['live-2', 'host-b'],
           ['live-3', 'host-a'],
+          ['live-2', 'host-b'],
         ]);
         expect((await cloud.service.hosts(alice, group.uuid)).hosts.sort()).toEqual([
           'host-a',

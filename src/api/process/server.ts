@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { firstRun } from '../../cells/setup.js';
-import { loadConfig } from '../../config/load.js';
+import { describeIgnored, loadConfig } from '../../config/load.js';
 import { describeError } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { serveApi } from './serve.js';
@@ -35,6 +35,10 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const config = loadConfig({ files: options.configFile });
   const workers = config.values.DEFAULT.osapi_compute_workers;
+  const log = pino({ level: config.values.DEFAULT.debug ? 'debug' : 'info' });
+  if (!cluster.isWorker) {
+    for (const setting of config.ignored) log.debug(describeIgnored(setting));
+  }
   if (cluster.isWorker) {
     // Forked by the primary below, with the same arguments: it bootstrapped already.
     await serveApi(config);
@@ -48,7 +52,6 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(`cellgroups compute API listening on ${address} (try: curl ${address}/)`);
     return;
   }
-  const log = pino({ level: config.values.DEFAULT.debug ? 'debug' : 'info' });
   process.exit(
     await runPrimary({
       workers,

@@ -95,7 +95,7 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
     page: readonly InstanceGroup[],
     unavailable: readonly UnavailableCell[] = [],
   ) => {
-    const live = await groups.liveMembersOfGroups(page);
+    const live = await groups.liveMembersOfGroups(page, request.context);
     answerWithoutCells(request, reply, [...unavailable, ...live.unavailable], deps.skipDownCells);
     return page.map((g) => serverGroupView(g, live.members.get(g.uuid) ?? [], request.apiVersion));
   };
@@ -104,11 +104,14 @@ export function serverGroupRoutes(scope: FastifyInstance, deps: ServerGroupDeps)
     scope.post(`${prefix}/os-server-groups`, async (request) => {
       const input = createRequest(request.body, request.apiVersion);
       const policy = input.policy ?? input.policies?.[0] ?? '';
-      const rules: Record<string, number> = {};
-      if (input.rules?.max_server_per_host !== undefined) {
+      // From 2.64 the group has rules, empty or not (Nova stores `{}`); before, none (NULL).
+      const rules: Record<string, number> | undefined = request.apiVersion.atLeast('2.64')
+        ? {}
+        : undefined;
+      if (rules && input.rules?.max_server_per_host !== undefined) {
         rules.max_server_per_host = Number(input.rules.max_server_per_host);
       }
-      if (policy !== 'anti-affinity' && Object.keys(rules).length > 0) {
+      if (policy !== 'anti-affinity' && rules && Object.keys(rules).length > 0) {
         throw new InvalidInput('Only anti-affinity policy supports rules.');
       }
       const { context } = request;

@@ -1,9 +1,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { environmentName, loadConfig } from '../../../src/config/load.js';
+import { describeIgnored, environmentName, loadConfig } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors.js';
+
+const FIXTURES = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../fixtures/nova-conf',
+);
 
 let dir: string;
 const file = (name: string, text: string) => {
@@ -106,12 +112,8 @@ describe('loadConfig', () => {
       /\[api\] auth_strategy: invalid value "noauth": expected one of noauth2, keystone/,
     ],
     [
-      '[api]\nmax_limt = 5\n',
-      /bad.conf:2: \[api\] max_limt: unknown option; \[api\] has auth_strategy, max_limit/,
-    ],
-    [
-      '[cells]\nenable = true\n',
-      /bad.conf:1: unknown section \[cells\]; known sections: \[DEFAULT\]/,
+      '[keystone_authtoken]\nauth_type = v3password\n',
+      /\[keystone_authtoken\] auth_type: invalid value "v3password": expected one of password/,
     ],
     [
       '[database]\nconnection = oracle://x@h/db\n',
@@ -125,6 +127,79 @@ describe('loadConfig', () => {
     const bad = file('bad.conf', text);
     expect(() => loadConfig({ cwd: dir, env: {}, files: [bad] })).toThrow(ConfigError);
     expect(() => loadConfig({ cwd: dir, env: {}, files: [bad] })).toThrow(message);
+  });
+
+  it("reads a controller's whole nova.conf, taking its options and ignoring Nova's, as oslo.config", () => {
+    const nova = path.join(FIXTURES, 'controller.conf');
+    const config = loadConfig({ cwd: dir, env: {}, files: [nova] });
+    expect(config.apiDatabaseUrl).toBe('mysql+pymysql://nova:NOVA_DBPASS@controller/nova_api');
+    expect(config.cellDatabaseUrl).toBe('mysql+pymysql://nova:NOVA_DBPASS@controller/nova');
+    expect(config.statePath).toBe('/var/lib/nova');
+    expect(config.values.DEFAULT).toMatchObject({
+      transport_url: 'rabbit://openstack:RABBIT_PASS@controller:5672/',
+      osapi_compute_workers: 4,
+      debug: false,
+    });
+    expect(config.values.api).toEqual({ auth_strategy: 'keystone', max_limit: 1000 });
+    expect(config.values.keystone_authtoken).toMatchObject({
+      www_authenticate_uri: 'http://controller:5000/',
+      auth_url: 'http://controller:5000/',
+      username: 'nova',
+      password: 'NOVA_PASS',
+      project_name: 'service',
+    });
+    expect(config.values.quota).toMatchObject({
+      instances: 20,
+      server_groups: 15,
+      server_group_members: 8,
+    });
+    const ignored = config.ignored.map((s) => `${s.section} ${s.name ?? '*'}`);
+    // Whole sections cellgroups does not read, once each ...
+    expect(ignored).toEqual(
+      expect.arrayContaining([
+        'service_user *',
+        'placement *',
+        'glance *',
+        'neutron *',
+        'vnc *',
+        'oslo_concurrency *',
+        'scheduler *',
+        'oslo_messaging_notifications *',
+        'wsgi *',
+      ]),
+    );
+    // ... and each of Nova's options in a section cellgroups shares with it.
+    expect(ignored).toEqual(
+      expect.arrayContaining([
+        'DEFAULT host',
+        'DEFAULT my_ip',
+        'DEFAULT enabled_apis',
+        'api dhcp_domain',
+        'api_database max_pool_size',
+        'database connection_recycle_time',
+        'keystone_authtoken memcached_servers',
+        'quota driver',
+        'quota count_usage_from_placement',
+      ]),
+    );
+    expect(ignored.filter((s) => s.startsWith('placement'))).toEqual(['placement *']);
+    expect(describeIgnored(config.ignored[0] ?? { origin: '', section: '' })).toBe(
+      `${nova}:5: [DEFAULT] host is not an option cellgroups reads; ignored.`,
+    );
+    expect(describeIgnored({ origin: `${nova}:44`, section: 'service_user' })).toBe(
+      `${nova}:44: [service_user] is not a section cellgroups reads; ignored.`,
+    );
+  });
+
+  it("ignores a misspelt option name (it cannot be told from one of Nova's), keeping the default", () => {
+    const a = file('a.conf', '[api]\nmax_limt = 5\n[quota]\nserver_group = 3\n');
+    const config = loadConfig({ cwd: dir, env: {}, files: [a] });
+    expect(config.values.api.max_limit).toBe(1000);
+    expect(config.values.quota.server_groups).toBe(10);
+    expect(config.ignored).toEqual([
+      { origin: `${a}:2`, section: 'api', name: 'max_limt' },
+      { origin: `${a}:4`, section: 'quota', name: 'server_group' },
+    ]);
   });
 
   it('names the environment variable holding a bad value', () => {
