@@ -221,7 +221,7 @@ export async function pageAndMovedInApi(
   let page = db
     .selectFrom('instance_groups')
     .selectAll()
-    .select(sql<number>`1`.as('part'))
+    .select(sql<number | string>`1`.as('part'))
     .orderBy(createdAtKey())
     .orderBy('id');
   if (filter.projectId !== undefined) page = page.where('project_id', '=', filter.projectId);
@@ -237,13 +237,13 @@ export async function pageAndMovedInApi(
             db
               .selectFrom('instance_groups')
               .selectAll()
-              .select(sql<number>`2`.as('part'))
+              .select(sql<number | string>`2`.as('part'))
               .where('uuid', 'in', [...uuids]),
           )
           .execute();
   const rows: ApiGroupRecord[] = [];
   const moved: ApiGroupRecord[] = [];
-  for (const { part, ...row } of all) (part === 1 ? rows : moved).push(row);
+  for (const { part, ...row } of all) (Number(part) === 1 ? rows : moved).push(row);
   return { rows, moved };
 }
 
