@@ -12,7 +12,7 @@ import { seedLegacyProject, startMigration, whileMigrating } from '../support/mi
 import { must } from '../support/must.js';
 
 /** Legacy groups per project, split over cell0 and cell1. */
-const GROUPS = 150;
+const GROUPS = 90;
 const ROUNDS = 1;
 const LISTERS = 3;
 
