@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { requestContext } from '../../src/context.js';
 import { QuotaExceeded } from '../../src/errors.js';
 import { GroupService } from '../../src/groups/service.js';
-import { forEachServerEngine } from '../support/engines.js';
+import { forEachEngine } from '../support/engines.js';
 import {
   createMigrationCloud,
   liveCellRows,
@@ -23,7 +23,7 @@ const LISTERS = 3;
  * with a quota of one more than it holds. Every list and count must see
  * every group exactly once, and no create may be refused.
  */
-forEachServerEngine((engine) => {
+forEachEngine((engine) => {
   describe('reads racing the online migration', () => {
     let cloud: MigrationCloud;
     afterEach(async () => {

@@ -94,6 +94,9 @@ export async function whileMigrating(
       while (migration.running()) {
         await body();
         runs++;
+        // SQLite's driver answers synchronously: without a turn of the event loop
+        // the child's exit would never be noticed.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       await body();
       return runs + 1;
