@@ -39,7 +39,9 @@ type Candidate =
  *    `offset + limit` rows together with the API rows of the cell rows it
  *    already holds (moved meanwhile, or copies a crash left behind
  *    mid-migration): such a cell row is replaced by its API row, so every
- *    cell row read stays a candidate, from one side or the other;
+ *    cell row read stays a candidate, from one side or the other; a cell
+ *    that lost rows that way and may hold more is asked again, deeper (an
+ *    API copy need not sort where its cell copy did), so the page stays full;
  * 3. the rows are merged and the page cut;
  * 4. only the page's groups get their policies and members (two statements
  *    per database that has a group on the page).
@@ -79,18 +81,21 @@ export async function listMerged(
 
   const candidates: Candidate[] = [];
   const seen = new Set<string>();
-  const movedByUuid = new Map(moved.map((r) => [r.uuid, r]));
   for (const row of apiRows) addCandidate(candidates, seen, { from: 'api', row });
+  const movedByUuid = new Map(moved.map((r) => [r.uuid, r]));
+  const deeper: { cell: Cell; kept: CellGroupRecord[] }[] = [];
   for (const { cell, value } of cellRows.answers) {
-    for (const row of value) {
-      const inApi = movedByUuid.get(row.uuid);
-      // Two cells holding one uuid should not happen; show the first cell's.
-      addCandidate(
-        candidates,
-        seen,
-        inApi ? { from: 'api', row: inApi } : { from: 'cell', row, cell },
-      );
-    }
+    const kept = value.filter((r) => !movedByUuid.has(r.uuid));
+    addCells(candidates, seen, cell, value, movedByUuid);
+    // An API copy need not sort where its cell copy did (ids differ, ties on
+    // created_at are common): a cell that lost rows that way and may hold
+    // more is asked deeper, so the page stays full.
+    if (want !== undefined && value.length === want && kept.length < want)
+      deeper.push({ cell, kept });
+  }
+  for (const { cell, kept } of deeper) {
+    const more = await refill(api, cell, filter, want ?? 0, kept);
+    addCells(candidates, seen, cell, more.rows, more.moved);
   }
 
   candidates.sort((a, b) => compareGroups(a.row, b.row));
@@ -99,9 +104,62 @@ export async function listMerged(
 }
 
 function addCandidate(candidates: Candidate[], seen: Set<string>, candidate: Candidate): void {
+  // Two cells holding one uuid should not happen; show the first one read.
   if (seen.has(candidate.row.uuid)) return;
   seen.add(candidate.row.uuid);
   candidates.push(candidate);
+}
+
+/** A cell's rows as candidates; one with an API copy (moved) is its API row instead. */
+function addCells(
+  candidates: Candidate[],
+  seen: Set<string>,
+  cell: Cell,
+  rows: readonly CellGroupRecord[],
+  moved: ReadonlyMap<string, ApiGroupRecord>,
+): void {
+  for (const row of rows) {
+    const inApi = moved.get(row.uuid);
+    addCandidate(
+      candidates,
+      seen,
+      inApi ? { from: 'api', row: inApi } : { from: 'cell', row, cell },
+    );
+  }
+}
+
+/**
+ * Asks a cell deeper until `want` of its rows have no API copy, or it has no
+ * more. Each round reads the cell first, then the API rows of what it read
+ * in one statement; rows are only ever added (the rows `kept` before stay
+ * candidates even if they moved since: hydration then reads their API copy),
+ * so a group seen once is not lost by a later, newer read.
+ */
+async function refill(
+  api: Database<ApiDatabase>,
+  cell: Cell,
+  filter: GroupFilter,
+  want: number,
+  kept: readonly CellGroupRecord[],
+): Promise<{ rows: CellGroupRecord[]; moved: Map<string, ApiGroupRecord> }> {
+  let depth = want;
+  let survivors = kept.length;
+  for (;;) {
+    depth += want - survivors;
+    const all = await listRowsInCell(cell.database.db, filter, depth);
+    const { moved } = await pageAndMovedInApi(
+      api.db,
+      filter,
+      0,
+      all.map((r) => r.uuid),
+    );
+    const movedByUuid = new Map(moved.map((r) => [r.uuid, r]));
+    survivors = all.filter((r) => !movedByUuid.has(r.uuid)).length;
+    if (all.length < depth || survivors >= want) {
+      const read = new Set(all.map((r) => r.uuid));
+      return { rows: [...kept.filter((r) => !read.has(r.uuid)), ...all], moved: movedByUuid };
+    }
+  }
 }
 
 /** Policies and members for the page's groups only, from each database that has one, at once. */
