@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { BulkColumn, Engine } from '../db/dialects/index.js';
 import type { ApiDatabase, InstanceGroupsTable } from '../db/schema/api.js';
 import type { InstanceGroup, Rules } from './group.js';
@@ -239,6 +239,102 @@ export async function countOwnedInApi(
     .where('project_id', '=', projectId)
     .executeTakeFirstOrThrow();
   return { project: Number(row.project), user: Number(row.user ?? 0) };
+}
+
+/**
+ * The first `limit` group rows in list order (all without a limit), and the
+ * rows of those of `uuids` that have a copy here, in ONE statement: both
+ * come from one snapshot. A list reads the cells first and checks their
+ * rows against this; two statements could see a batch of the migration
+ * committed between them in neither (see PROTOCOL.md, "Readers").
+ */
+export async function pageAndMovedInApi(
+  db: Db,
+  filter: GroupFilter,
+  limit: number | undefined,
+  uuids: readonly string[],
+): Promise<{ rows: ApiGroupRecord[]; moved: ApiGroupRecord[] }> {
+  let page = db
+    .selectFrom('instance_groups')
+    .selectAll()
+    .select(sql<number | string>`1`.as('part'))
+    .orderBy(createdAtKey())
+    .orderBy('id');
+  if (filter.projectId !== undefined) page = page.where('project_id', '=', filter.projectId);
+  if (filter.userId !== undefined) page = page.where('user_id', '=', filter.userId);
+  if (limit !== undefined) page = page.limit(limit);
+  const all =
+    uuids.length === 0
+      ? await page.execute()
+      : await db
+          .selectFrom(page.as('page'))
+          .selectAll()
+          .unionAll(
+            db
+              .selectFrom('instance_groups')
+              .selectAll()
+              .select(sql<number | string>`2`.as('part'))
+              .where('uuid', 'in', [...uuids]),
+          )
+          .execute();
+  const rows: ApiGroupRecord[] = [];
+  const moved: ApiGroupRecord[] = [];
+  for (const { part, ...row } of all) (Number(part) === 1 ? rows : moved).push(row);
+  return { rows, moved };
+}
+
+/**
+ * How many groups match `filter` (and how many of them `userId` owns), and
+ * which of `uuids` have a copy here, in ONE statement, so one snapshot: a
+ * count over the union reads the cells first, then this, and subtracts the
+ * moved ones; a group moved between two statements would count twice.
+ */
+export async function countAndMovedInApi(
+  db: Db,
+  filter: GroupFilter,
+  uuids: readonly string[],
+  userId?: string,
+): Promise<{ count: number; user: number; moved: Set<string> }> {
+  let counts = db
+    .selectFrom('instance_groups')
+    .select((eb) => [
+      sql<string | null>`null`.as('uuid'),
+      eb.fn.countAll<number | string>().as('n'),
+      eb.fn
+        .sum<number | string | null>(
+          userId === undefined
+            ? sql<number>`0`
+            : eb.case().when('user_id', '=', userId).then(1).else(0).end(),
+        )
+        .as('user'),
+    ]);
+  if (filter.projectId !== undefined) counts = counts.where('project_id', '=', filter.projectId);
+  if (filter.userId !== undefined) counts = counts.where('user_id', '=', filter.userId);
+  const all =
+    uuids.length === 0
+      ? await counts.execute()
+      : await counts
+          .unionAll(
+            db
+              .selectFrom('instance_groups')
+              .select([
+                'uuid',
+                sql<number | string>`0`.as('n'),
+                sql<number | string | null>`0`.as('user'),
+              ])
+              .where('uuid', 'in', [...uuids]),
+          )
+          .execute();
+  const moved = new Set<string>();
+  let count = 0;
+  let user = 0;
+  for (const row of all) {
+    if (row.uuid === null) {
+      count = Number(row.n);
+      user = Number(row.user ?? 0);
+    } else moved.add(row.uuid);
+  }
+  return { count, user, moved };
 }
 
 /** Which of `uuids` have a copy in the API database (one statement). */

@@ -6,8 +6,7 @@ import type { ApiDatabase } from '../db/schema/api.js';
 import {
   getByUuidsInApi,
   hydrateInApi,
-  listRowsInApi,
-  uuidsInApi,
+  pageAndMovedInApi,
   type ApiGroupRecord,
   type GroupFilter,
 } from './api-store.js';
@@ -34,11 +33,15 @@ type Candidate =
  * wins), in list order, with offset and limit applied to the merged result.
  *
  * A page needs at most `offset + limit` groups from each database, so:
- * 1. every database is asked, at once, for its first `offset + limit` group
- *    rows in list order (one statement each, rows only);
- * 2. one statement on the API database finds which cell rows it shadows
- *    (copies a crash left behind mid-migration); a cell that lost rows that
- *    way and may hold more is asked again, deeper, so the page stays full;
+ * 1. every cell is asked, at once, for its first `offset + limit` group rows
+ *    in list order (one statement each, rows only);
+ * 2. then ONE statement on the API database returns its own first
+ *    `offset + limit` rows together with the API rows of the cell rows it
+ *    already holds (moved meanwhile, or copies a crash left behind
+ *    mid-migration): such a cell row is replaced by its API row, so every
+ *    cell row read stays a candidate, from one side or the other; a cell
+ *    that lost rows that way and may hold more is asked again, deeper (an
+ *    API copy need not sort where its cell copy did), so the page stays full;
  * 3. the rows are merged and the page cut;
  * 4. only the page's groups get their policies and members (two statements
  *    per database that has a group on the page).
@@ -57,37 +60,42 @@ export async function listMerged(
   const want =
     page.limit === undefined ? undefined : Math.min(offset + page.limit, Number.MAX_SAFE_INTEGER);
 
-  // NOTE: cells first, then the API database. The online migration commits
-  // a group's API copy before it removes the cell copy, so a group moving
-  // meanwhile is seen in one or the other (or both: the shadow check keeps
-  // one), never in neither, as reading both at once would allow.
+  // NOTE: cells first, then the API database, in one statement. The online
+  // migration commits a group's API copy before it removes the cell copy, so
+  // a group moving meanwhile is in the cells' answers or in that snapshot of
+  // the API database; the page and the "already moved" check share the
+  // snapshot, so no batch can commit between them (PROTOCOL.md, "Readers").
   // Cells past the blocker migration hold no live group and are not asked (group-cells.ts).
   const cellRows = await fanOutToGroupCells(
     pool,
     (cell) => listRowsInCell(cell.database.db, filter, want),
     fan,
   );
-  const [apiRows, shadowed] = await Promise.all([
-    listRowsInApi(api.db, filter, want),
-    uuidsInApi(
-      api.db,
-      cellRows.answers.flatMap((a) => a.value.map((r) => r.uuid)),
-    ),
-  ]);
+  const { rows: apiRows, moved } = await pageAndMovedInApi(
+    api.db,
+    filter,
+    want,
+    cellRows.answers.flatMap((a) => a.value.map((r) => r.uuid)),
+  );
   const unavailable = [...cellRows.unavailable];
 
-  const candidates: Candidate[] = apiRows.map((row) => ({ from: 'api', row }));
-  const seen = new Set(apiRows.map((r) => r.uuid));
-  const deeper: { cell: Cell; rows: CellGroupRecord[] }[] = [];
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
+  for (const row of apiRows) addCandidate(candidates, seen, { from: 'api', row });
+  const movedByUuid = new Map(moved.map((r) => [r.uuid, r]));
+  const deeper: { cell: Cell; kept: CellGroupRecord[] }[] = [];
   for (const { cell, value } of cellRows.answers) {
-    const kept = value.filter((r) => !shadowed.has(r.uuid));
+    const kept = value.filter((r) => !movedByUuid.has(r.uuid));
+    addCells(candidates, seen, cell, value, movedByUuid);
+    // An API copy need not sort where its cell copy did (ids differ, ties on
+    // created_at are common): a cell that lost rows that way and may hold
+    // more is asked deeper, so the page stays full.
     if (want !== undefined && value.length === want && kept.length < want)
-      deeper.push({ cell, rows: kept });
-    else addCellRows(candidates, seen, cell, kept);
+      deeper.push({ cell, kept });
   }
-  // Rare: only after a crash mid-migration left copies in both databases.
-  for (const { cell, rows } of deeper) {
-    addCellRows(candidates, seen, cell, await refill(api, cell, filter, want ?? 0, rows));
+  for (const { cell, kept } of deeper) {
+    const more = await refill(api, cell, filter, want ?? 0, kept);
+    addCells(candidates, seen, cell, more.rows, more.moved);
   }
 
   candidates.sort((a, b) => compareGroups(a.row, b.row));
@@ -95,39 +103,62 @@ export async function listMerged(
   return { groups: await hydratePage(api, fan, onPage, unavailable), unavailable };
 }
 
-function addCellRows(
+function addCandidate(candidates: Candidate[], seen: Set<string>, candidate: Candidate): void {
+  // Two cells holding one uuid should not happen; show the first one read.
+  if (seen.has(candidate.row.uuid)) return;
+  seen.add(candidate.row.uuid);
+  candidates.push(candidate);
+}
+
+/** A cell's rows as candidates; one with an API copy (moved) is its API row instead. */
+function addCells(
   candidates: Candidate[],
   seen: Set<string>,
   cell: Cell,
-  rows: CellGroupRecord[],
+  rows: readonly CellGroupRecord[],
+  moved: ReadonlyMap<string, ApiGroupRecord>,
 ): void {
   for (const row of rows) {
-    // Two cells holding one uuid should not happen; show the first cell's.
-    if (seen.has(row.uuid)) continue;
-    seen.add(row.uuid);
-    candidates.push({ from: 'cell', row, cell });
+    const inApi = moved.get(row.uuid);
+    addCandidate(
+      candidates,
+      seen,
+      inApi ? { from: 'api', row: inApi } : { from: 'cell', row, cell },
+    );
   }
 }
 
-/** Asks a cell deeper until `want` of its rows survive the shadow check, or it has no more. */
+/**
+ * Asks a cell deeper until `want` of its rows have no API copy, or it has no
+ * more. Each round reads the cell first, then the API rows of what it read
+ * in one statement; rows are only ever added (the rows `kept` before stay
+ * candidates even if they moved since: hydration then reads their API copy),
+ * so a group seen once is not lost by a later, newer read.
+ */
 async function refill(
   api: Database<ApiDatabase>,
   cell: Cell,
   filter: GroupFilter,
   want: number,
-  kept: CellGroupRecord[],
-): Promise<CellGroupRecord[]> {
+  kept: readonly CellGroupRecord[],
+): Promise<{ rows: CellGroupRecord[]; moved: Map<string, ApiGroupRecord> }> {
   let depth = want;
-  let rows = kept;
+  let survivors = kept.length;
   for (;;) {
-    depth += want - rows.length;
+    depth += want - survivors;
     const all = await listRowsInCell(cell.database.db, filter, depth);
-    const shadowed = await uuidsInApi(
+    const { moved } = await pageAndMovedInApi(
       api.db,
+      filter,
+      0,
       all.map((r) => r.uuid),
     );
-    rows = all.filter((r) => !shadowed.has(r.uuid));
-    if (all.length < depth || rows.length >= want) return rows;
+    const movedByUuid = new Map(moved.map((r) => [r.uuid, r]));
+    survivors = all.filter((r) => !movedByUuid.has(r.uuid)).length;
+    if (all.length < depth || survivors >= want) {
+      const read = new Set(all.map((r) => r.uuid));
+      return { rows: [...kept.filter((r) => !read.has(r.uuid)), ...all], moved: movedByUuid };
+    }
   }
 }
 

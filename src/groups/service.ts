@@ -189,11 +189,13 @@ export class GroupService {
       this.fan,
     );
     const cellUuids = new Set(inCells.answers.flatMap((a) => a.value));
-    const [inApi, shadowed] = await Promise.all([
-      apiStore.countInApi(this.api.db, filter),
-      apiStore.uuidsInApi(this.api.db, [...cellUuids]),
-    ]);
-    return { count: inApi + cellUuids.size - shadowed.size, unavailable: inCells.unavailable };
+    // One statement: the count and the "already moved" check share one snapshot,
+    // so a group moved meanwhile is subtracted exactly when it is counted here.
+    const inApi = await apiStore.countAndMovedInApi(this.api.db, filter, [...cellUuids]);
+    return {
+      count: inApi.count + cellUuids.size - inApi.moved.size,
+      unavailable: inCells.unavailable,
+    };
   }
 
   /** Members of a group (its member rows, live or not). */
@@ -309,13 +311,16 @@ export class GroupService {
           .execute(async (tx) => {
             if (quota !== undefined && limited) {
               await quota.fence(tx, this.api.engine, projectId);
-              const moved = await apiStore.uuidsInApi(
+              // One statement, one snapshot: a group moved between a separate uuid
+              // check and the count would count twice (issue 14, item 3).
+              const inApi = await apiStore.countAndMovedInApi(
                 tx,
+                { projectId },
                 inCells.map((g) => g.uuid),
+                userId,
               );
-              const onlyInCells = inCells.filter((g) => !moved.has(g.uuid));
-              const inApi = await apiStore.countOwnedInApi(tx, projectId, userId);
-              const projectUsed = inApi.project + onlyInCells.length;
+              const onlyInCells = inCells.filter((g) => !inApi.moved.has(g.uuid));
+              const projectUsed = inApi.count + onlyInCells.length;
               const userUsed = inApi.user + onlyInCells.filter((g) => g.userId === userId).length;
               if (exceeds(projectUsed + 1, quota.project) || exceeds(userUsed + 1, quota.user)) {
                 throw new QuotaExceeded(quota.message);

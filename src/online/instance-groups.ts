@@ -72,16 +72,39 @@ export const instanceGroupsToApi: OnlineMigration = {
  */
 export const DEFAULT_BATCH_ROWS = 1_000;
 
-/** A shared allowance of rows, so that concurrent cells together stay within max_count. */
+/**
+ * A shared allowance of rows, so that concurrent cells together stay within
+ * max_count. A cell that finds it spent while other cells' batches are in
+ * flight waits for them to settle instead of giving up: a batch that found
+ * fewer rows than it took (an empty cell) gives the rest back, and a cell
+ * that had given up meanwhile would end the pass with rows it could have
+ * moved. With a pass smaller than the number of cells that left a pass
+ * moving nothing (status 0, "done") while a later cell was full.
+ */
 class Budget {
+  private inFlight = 0;
+  private waiting: (() => void)[] = [];
   constructor(private left: number) {}
-  take(wanted: number): number {
-    const n = Math.min(wanted, this.left);
-    this.left -= n;
-    return n;
+  /** Up to `wanted` rows; 0 only when the allowance is spent and no batch can give any back. */
+  async take(wanted: number): Promise<number> {
+    for (;;) {
+      const n = Math.min(wanted, this.left);
+      if (n > 0) {
+        this.left -= n;
+        this.inFlight++;
+        return n;
+      }
+      if (this.inFlight === 0) return 0;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
   }
-  giveBack(n: number): void {
-    this.left += n;
+  /** A batch that took rows has ended, and did not use `unused` of them. */
+  settle(unused: number): void {
+    this.inFlight--;
+    this.left += unused;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake();
   }
 }
 
@@ -109,13 +132,13 @@ export async function migrateInstanceGroupsToApiDb(
     cells.map((cell) =>
       limit(async () => {
         for (;;) {
-          const wanted = budget.take(batch);
+          const wanted = await budget.take(batch);
           if (wanted === 0) return;
           let moved: { found: number; done: number };
           try {
             moved = await moveBatch(env, cell, wanted);
           } catch (error) {
-            budget.giveBack(wanted);
+            budget.settle(wanted);
             const failure =
               error instanceof CellgroupsError
                 ? error
@@ -127,7 +150,7 @@ export async function migrateInstanceGroupsToApiDb(
             failures.push({ cell: cell.mapping, reason: describeError(failure) });
             return;
           }
-          budget.giveBack(wanted - moved.found);
+          budget.settle(Math.max(0, wanted - moved.found));
           found += moved.found;
           done += moved.done;
           if (moved.done > 0)

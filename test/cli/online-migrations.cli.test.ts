@@ -86,6 +86,28 @@ forEachEngine((engine) => {
       });
     });
 
+    it('a pass smaller than the number of cells still moves what a later cell holds', async () => {
+      // cell0 is empty and comes first: its share of the pass must not be lost to cell1.
+      await seed(1, [{ name: 'a' }, { name: 'b' }]);
+      for (let moved = 1; moved <= 2; moved++) {
+        const pass = await manage('--max-count', '1');
+        expect(pass, `pass ${moved}`).toMatchObject({
+          code: 1,
+          stdout: `1 rows matched query ${NAME}, 1 migrated\n${table(1, 1)}\n`,
+        });
+      }
+      expect(await manage('--max-count', '1')).toMatchObject({ code: 0 });
+      expect(await liveCellRows(cloud.cells)).toBe(0);
+
+      // Without --max-count, passes of one row go on until every cell is empty.
+      await seed(1, [{ name: 'c' }, { name: 'd' }]);
+      const all = await manage('--batch-size', '1');
+      expect(all.code, all.stderr).toBe(0);
+      expect(all.stdout).toContain(table(2, 2));
+      expect(await liveCellRows(cloud.cells)).toBe(0);
+      expect((await apiGroups(cloud.api)).size).toBe(4);
+    });
+
     it('--max-count that is not a positive integer: status 127', async () => {
       for (const bad of ['0', '-3', 'ten', '2.5']) {
         expect(await manage('--max-count', bad)).toEqual({

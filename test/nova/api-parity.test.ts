@@ -62,7 +62,7 @@ describeNova("cellgroups' API beside Nova's, on Nova's databases", () => {
     // Whatever cellgroups keeps beside Nova's tables (its quota fence) is made by its own sync.
     const synced = await cellgroupsManage(['api_db', 'sync']);
     expect(synced.code, synced.stderr).toBe(0);
-    api = new ApiProcess(['--config-file', nova().configFile.replace('nova.conf', 'cg.conf')], {
+    api = new ApiProcess(['--config-file', nova().configFile], {
       cwd: dir,
       env: { OS_DEFAULT__OSAPI_COMPUTE_LISTEN_PORT: '0' },
     });
