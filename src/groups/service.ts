@@ -440,16 +440,13 @@ export class GroupService {
     return this.get(ctx, uuid);
   }
 
-  /** Deletes the group: from the API database, or soft-deletes the cell copy with its policies and members. */
+  /**
+   * Deletes the group from every database that holds it: soft-deletes each
+   * cell copy with its policies and members, then deletes the API copy
+   * (see GroupLocator.delete for why in that order).
+   */
   async destroy(ctx: RequestContext, uuid: string): Promise<void> {
-    await this.locator.write(
-      uuid,
-      {
-        api: (tx, id) => apiStore.deleteInApi(tx, id),
-        cell: (tx, id) => cellStore.softDeleteInCell(tx, id),
-      },
-      ctx,
-    );
+    await this.locator.delete(uuid, ctx);
   }
 
   private visible(ctx: RequestContext, located: Located, ref: string): Located {
