@@ -7,7 +7,7 @@ import { withRetry } from '../db/retry.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import type { RequestContext } from '../context.js';
-import { CellUnavailable, DbError, GroupNotFound } from '../errors.js';
+import { CellUnavailable, DbError, GroupNotFound, LockTimeout } from '../errors.js';
 import { deleteInApi, getByUuidInApi, lockInApi, touchInApi, uuidsInApi } from './api-store.js';
 import {
   getByUuidInCell,
@@ -54,12 +54,43 @@ function storable(key: string): boolean {
   return !key.includes('\u0000');
 }
 
+/** How long a write waits for a cell row another transaction holds, unless told (`[cellgroups] lock_wait_timeout`). */
+export const DEFAULT_LOCK_WAIT_MS = 3_000;
+
 export class GroupLocator {
   constructor(
     private readonly api: Database<ApiDatabase>,
     private readonly cells: CellPool,
     private readonly fan: FanOutOptions,
+    private readonly lockWaitMs = DEFAULT_LOCK_WAIT_MS,
   ) {}
+
+  /**
+   * A write transaction on a cell copy, its lock waits bounded: a row held
+   * by a migration batch (or a stopped migration process, or another
+   * writer) makes it give up with LockTimeout after `lockWaitMs`, having
+   * changed nothing, instead of hanging the request (docs/write-bounds.md).
+   */
+  private async inCell<T>(
+    cell: Cell,
+    uuid: string,
+    work: (tx: Transaction<CellDatabase>) => Promise<T>,
+  ): Promise<T> {
+    const { database } = cell;
+    try {
+      return await withRetry(database, () =>
+        database.engine.boundedTransaction(database.db, this.lockWaitMs, work),
+      );
+    } catch (error) {
+      if (!(error instanceof LockTimeout)) throw error;
+      throw new LockTimeout(
+        `Instance group ${uuid} is locked in cell ${cell.mapping.name ?? cell.mapping.uuid} ` +
+          `(an online migration batch or another write holds it) for longer than ` +
+          `${this.lockWaitMs / 1000} s ([cellgroups] lock_wait_timeout); nothing was changed, try again.`,
+        { cause: error },
+      );
+    }
+  }
 
   /**
    * API database first, then every cell (in cell order; the first cell that
@@ -138,16 +169,14 @@ export class GroupLocator {
       const located = await this.findInCells(lookupByUuid(uuid));
       if (located.kind !== 'cell') continue;
       const { cell } = located;
-      const inCell = await withRetry(cell.database, () =>
-        cell.database.db.transaction().execute(async (tx) => {
-          const locked = await lockInCell(tx, cell.database.engine, uuid);
-          if (locked === undefined) return MOVED; // moved or deleted meanwhile
-          if ((await uuidsInApi(this.api.db, [uuid])).size > 0) return MOVED;
-          allowed(locked.project_id);
-          await touchInCell(tx, locked.id);
-          return { value: await write.cell(tx, locked.id, cell) };
-        }),
-      );
+      const inCell = await this.inCell(cell, uuid, async (tx) => {
+        const locked = await lockInCell(tx, cell.database.engine, uuid);
+        if (locked === undefined) return MOVED; // moved or deleted meanwhile
+        if ((await uuidsInApi(this.api.db, [uuid])).size > 0) return MOVED;
+        allowed(locked.project_id);
+        await touchInCell(tx, locked.id);
+        return { value: await write.cell(tx, locked.id, cell) };
+      });
       if (inCell !== MOVED) return inCell.value;
     }
     throw new DbError(`Instance group ${uuid} kept moving between databases; try again.`);
@@ -210,16 +239,14 @@ export class GroupLocator {
     let retired = false;
     for (const { cell, value: live } of answers) {
       if (!live) continue;
-      const done = await withRetry(cell.database, () =>
-        cell.database.db.transaction().execute(async (tx) => {
-          // Not live any more: the migration moved it meanwhile (the API copy goes next), or another delete won.
-          const locked = await lockInCell(tx, cell.database.engine, uuid);
-          if (locked === undefined) return false;
-          allowed(locked.project_id);
-          await softDeleteInCell(tx, locked.id);
-          return true;
-        }),
-      );
+      const done = await this.inCell(cell, uuid, async (tx) => {
+        // Not live any more: the migration moved it meanwhile (the API copy goes next), or another delete won.
+        const locked = await lockInCell(tx, cell.database.engine, uuid);
+        if (locked === undefined) return false;
+        allowed(locked.project_id);
+        await softDeleteInCell(tx, locked.id);
+        return true;
+      });
       retired ||= done;
     }
     return retired;
