@@ -59,6 +59,16 @@ export class GroupInCell extends Conflict {
   }
 }
 
+/**
+ * A row the operation must change stayed locked by another transaction (the
+ * online migration's batch, another writer, a stopped process) longer than
+ * the lock-wait bound. Nothing was changed; the client may try again.
+ * Never retried here: the wait already was the bound.
+ */
+export class LockTimeout extends Conflict {
+  override readonly code = 'LOCK_TIMEOUT';
+}
+
 export class CellExists extends Conflict {
   override readonly code = 'CELL_EXISTS';
   constructor(readonly otherCellUuid: string) {

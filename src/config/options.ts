@@ -183,6 +183,11 @@ export const OPTIONS = {
       'Seconds a read that asks every cell waits for one cell before reporting it unavailable (Nova: a fixed 60).',
     ),
     cell_concurrency: option(integer(1, 1024), 16, 'Cells asked at once by one read.'),
+    lock_wait_timeout: option(
+      seconds(0),
+      3,
+      'Seconds a write waits for a group row that another transaction holds in a cell database (an online migration batch, another writer, a stopped process) before it gives up with 409 Conflict, changing nothing. A request then waits at most cell_timeout plus this. MariaDB/MySQL count whole seconds (rounded up, at least 1). See docs/write-bounds.md.',
+    ),
   },
   // Nova's [quota] defaults. Only the two server-group quotas are enforced
   // here; the others are kept and shown (os-quota-sets, /limits) so that

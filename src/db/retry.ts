@@ -1,14 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DbError, describeError } from '../errors.js';
+import { DbError, LockTimeout, describeError } from '../errors.js';
 import type { Database } from './connection.js';
 
 /**
  * The one place that retries. A transaction that meets a deadlock or a
  * serialization failure (PostgreSQL 40001/40P01, MariaDB 1213 — also how a
- * Galera cluster reports a write that lost certification — or SQLite BUSY)
- * was rolled back as a whole, so `work` runs again from its beginning;
- * nothing it did in the failed attempt counts. Bounded, with jittered
- * backoff.
+ * Galera cluster reports a write that lost certification) was rolled back
+ * as a whole, so `work` runs again from its beginning; nothing it did in the
+ * failed attempt counts. Bounded, with jittered backoff.
+ *
+ * A lock wait that gave up (MariaDB 1205, PostgreSQL lock_timeout, SQLite
+ * BUSY) is not retried: the wait was the bound (see docs/write-bounds.md),
+ * and another would double it. It becomes a `LockTimeout`.
  */
 export interface RetryOptions {
   readonly attempts?: number;
@@ -41,6 +44,12 @@ export async function withRetry<DB, T>(
     try {
       return await work();
     } catch (error) {
+      if (database.engine.isLockTimeout(error)) {
+        throw new LockTimeout(
+          `A row this needs stayed locked by another transaction (${describeError(error)}); try again.`,
+          { cause: error },
+        );
+      }
       const retryable = database.engine.isRetryable(error) || options.alsoRetry?.(error) === true;
       if (!retryable) throw error;
       if (attempt >= attempts) {

@@ -167,6 +167,18 @@ export async function liveOwnersInCell(
   return rows.map((r) => ({ uuid: r.uuid, userId: r.user_id }));
 }
 
+/** Whether the cell holds a live copy of group `uuid` (no lock: a writer locks it next). */
+export async function hasLiveInCell(db: Db, uuid: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('instance_groups')
+    .select('id')
+    .where('uuid', '=', uuid)
+    .where('deleted', '=', 0)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /**
  * The live cell copy's row, locked until the transaction ends: the lock a
  * writer and the online migration both take on a cell copy.

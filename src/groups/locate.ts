@@ -7,9 +7,16 @@ import { withRetry } from '../db/retry.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 import type { CellDatabase } from '../db/schema/cell.js';
 import type { RequestContext } from '../context.js';
-import { CellUnavailable, DbError, GroupNotFound } from '../errors.js';
-import { getByUuidInApi, lockInApi, touchInApi, uuidsInApi } from './api-store.js';
-import { getByUuidInCell, lockInCell, touchInCell, type CellRef } from './cell-store.js';
+import { CellUnavailable, DbError, GroupNotFound, LockTimeout } from '../errors.js';
+import { deleteInApi, getByUuidInApi, lockInApi, touchInApi, uuidsInApi } from './api-store.js';
+import {
+  getByUuidInCell,
+  hasLiveInCell,
+  lockInCell,
+  softDeleteInCell,
+  touchInCell,
+  type CellRef,
+} from './cell-store.js';
 import type { InstanceGroup } from './group.js';
 
 /**
@@ -47,12 +54,43 @@ function storable(key: string): boolean {
   return !key.includes('\u0000');
 }
 
+/** How long a write waits for a cell row another transaction holds, unless told (`[cellgroups] lock_wait_timeout`). */
+export const DEFAULT_LOCK_WAIT_MS = 3_000;
+
 export class GroupLocator {
   constructor(
     private readonly api: Database<ApiDatabase>,
     private readonly cells: CellPool,
     private readonly fan: FanOutOptions,
+    private readonly lockWaitMs = DEFAULT_LOCK_WAIT_MS,
   ) {}
+
+  /**
+   * A write transaction on a cell copy, its lock waits bounded: a row held
+   * by a migration batch (or a stopped migration process, or another
+   * writer) makes it give up with LockTimeout after `lockWaitMs`, having
+   * changed nothing, instead of hanging the request (docs/write-bounds.md).
+   */
+  private async inCell<T>(
+    cell: Cell,
+    uuid: string,
+    work: (tx: Transaction<CellDatabase>) => Promise<T>,
+  ): Promise<T> {
+    const { database } = cell;
+    try {
+      return await withRetry(database, () =>
+        database.engine.boundedTransaction(database.db, this.lockWaitMs, work),
+      );
+    } catch (error) {
+      if (!(error instanceof LockTimeout)) throw error;
+      throw new LockTimeout(
+        `Instance group ${uuid} is locked in cell ${cell.mapping.name ?? cell.mapping.uuid} ` +
+          `(an online migration batch or another write holds it) for longer than ` +
+          `${this.lockWaitMs / 1000} s ([cellgroups] lock_wait_timeout); nothing was changed, try again.`,
+        { cause: error },
+      );
+    }
+  }
 
   /**
    * API database first, then every cell (in cell order; the first cell that
@@ -131,19 +169,87 @@ export class GroupLocator {
       const located = await this.findInCells(lookupByUuid(uuid));
       if (located.kind !== 'cell') continue;
       const { cell } = located;
-      const inCell = await withRetry(cell.database, () =>
-        cell.database.db.transaction().execute(async (tx) => {
-          const locked = await lockInCell(tx, cell.database.engine, uuid);
-          if (locked === undefined) return MOVED; // moved or deleted meanwhile
-          if ((await uuidsInApi(this.api.db, [uuid])).size > 0) return MOVED;
-          allowed(locked.project_id);
-          await touchInCell(tx, locked.id);
-          return { value: await write.cell(tx, locked.id, cell) };
-        }),
-      );
+      const inCell = await this.inCell(cell, uuid, async (tx) => {
+        const locked = await lockInCell(tx, cell.database.engine, uuid);
+        if (locked === undefined) return MOVED; // moved or deleted meanwhile
+        if ((await uuidsInApi(this.api.db, [uuid])).size > 0) return MOVED;
+        allowed(locked.project_id);
+        await touchInCell(tx, locked.id);
+        return { value: await write.cell(tx, locked.id, cell) };
+      });
       if (inCell !== MOVED) return inCell.value;
     }
     throw new DbError(`Instance group ${uuid} kept moving between databases; try again.`);
+  }
+
+  /**
+   * Deletes group `uuid` from every database that holds a copy: each live
+   * cell copy is soft-deleted first, then the API copy is deleted.
+   * GroupNotFound when no database had it.
+   *
+   * NOTE: a migration killed between its API commit and its cell commit
+   * leaves the group in both databases. The API copy hides the cell copy
+   * from every read, and the next run drops the cell copy without copying
+   * it; but only while the API copy exists. So the API copy goes last,
+   * after every cell copy was retired under its row lock (the lock the
+   * migration holds from reading a batch to its cell commit): once this
+   * answers, no copy is left to reappear in reads, lists or the next run.
+   * A legacy cell that does not answer may hold a copy, so the delete is
+   * refused (CellUnavailable) rather than reported done and undone later.
+   */
+  async delete(uuid: string, ctx: RequestContext): Promise<void> {
+    if (!storable(uuid)) throw new GroupNotFound(uuid);
+    const allowed = (projectId: string | null) => {
+      if (!ctx.isAdmin && projectId !== ctx.projectId) throw new GroupNotFound(uuid);
+    };
+    const retired = await this.retireCellCopies(uuid, allowed);
+    const deleted = await withRetry(this.api, () =>
+      this.api.db.transaction().execute(async (tx) => {
+        const locked = await lockInApi(tx, this.api.engine, uuid);
+        if (locked === undefined) return false;
+        allowed(locked.project_id);
+        await deleteInApi(tx, locked.id);
+        return true;
+      }),
+    );
+    if (!retired && !deleted) throw new GroupNotFound(uuid);
+  }
+
+  /**
+   * Soft-deletes every live cell copy of `uuid`, each under its row lock;
+   * whether one was. Nothing is changed when a cell that may hold groups
+   * does not answer.
+   */
+  private async retireCellCopies(
+    uuid: string,
+    allowed: (projectId: string | null) => void,
+  ): Promise<boolean> {
+    const { answers, unavailable } = await fanOutToGroupCells(
+      this.cells,
+      (cell) => hasLiveInCell(cell.database.db, uuid),
+      this.fan,
+    );
+    const [down] = unavailable;
+    if (down) {
+      throw new CellUnavailable(
+        down.name ?? down.uuid,
+        `${down.reason}; instance group ${uuid} may have a copy there, which would outlive the delete`,
+      );
+    }
+    let retired = false;
+    for (const { cell, value: live } of answers) {
+      if (!live) continue;
+      const done = await this.inCell(cell, uuid, async (tx) => {
+        // Not live any more: the migration moved it meanwhile (the API copy goes next), or another delete won.
+        const locked = await lockInCell(tx, cell.database.engine, uuid);
+        if (locked === undefined) return false;
+        allowed(locked.project_id);
+        await softDeleteInCell(tx, locked.id);
+        return true;
+      });
+      retired ||= done;
+    }
+    return retired;
   }
 }
 

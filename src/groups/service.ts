@@ -78,6 +78,8 @@ export interface GroupServiceOptions {
   /** Per-cell timeout and concurrency of every fan-out. */
   readonly fanOut?: Partial<FanOutOptions>;
   readonly cells?: CellPoolOptions;
+  /** Longest a write waits for a cell row another transaction holds (default 3 s; docs/write-bounds.md). */
+  readonly lockWaitMs?: number;
 }
 
 /** A count over the API database and the cells, and the cells it could not count. */
@@ -105,7 +107,7 @@ export class GroupService {
   ) {
     this.fan = { ...DEFAULT_FAN_OUT, ...options.fanOut };
     this.cells = new CellPool(api, options.cells);
-    this.locator = new GroupLocator(api, this.cells, this.fan);
+    this.locator = new GroupLocator(api, this.cells, this.fan, options.lockWaitMs);
   }
 
   /** A service over the API database at `apiUrl`; `close()` closes it and every cell. */
@@ -113,11 +115,12 @@ export class GroupService {
     return new GroupService(openDatabase<ApiDatabase>(apiUrl), options);
   }
 
-  /** A service as the configuration describes it (API database, per-cell timeout and concurrency). */
+  /** A service as the configuration describes it (API database, per-cell timeout and concurrency, lock-wait bound). */
   static fromConfig(config: Config): GroupService {
-    const { cell_timeout, cell_concurrency } = config.values.cellgroups;
+    const { cell_timeout, cell_concurrency, lock_wait_timeout } = config.values.cellgroups;
     return GroupService.open(config.apiDatabaseUrl, {
       fanOut: { timeoutMs: cell_timeout * 1000, concurrency: cell_concurrency },
+      lockWaitMs: lock_wait_timeout * 1000,
     });
   }
 
@@ -466,16 +469,13 @@ export class GroupService {
     return this.get(ctx, uuid);
   }
 
-  /** Deletes the group: from the API database, or soft-deletes the cell copy with its policies and members. */
+  /**
+   * Deletes the group from every database that holds it: soft-deletes each
+   * cell copy with its policies and members, then deletes the API copy
+   * (see GroupLocator.delete for why in that order).
+   */
   async destroy(ctx: RequestContext, uuid: string): Promise<void> {
-    await this.locator.write(
-      uuid,
-      {
-        api: (tx, id) => apiStore.deleteInApi(tx, id),
-        cell: (tx, id) => cellStore.softDeleteInCell(tx, id),
-      },
-      ctx,
-    );
+    await this.locator.delete(uuid, ctx);
   }
 
   private visible(ctx: RequestContext, located: Located, ref: string): Located {

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/connection.js';
 import { syncSchema } from '../../src/db/migrations/migrator.js';
 import { withRetry } from '../../src/db/retry.js';
+import { LockTimeout } from '../../src/errors.js';
 import type { ApiDatabase } from '../../src/db/schema/api.js';
 import { forEachServerEngine, freshDatabase, type FreshDatabase } from '../support/engines.js';
 
@@ -97,6 +98,17 @@ forEachServerEngine((engine) => {
         ),
       ).rejects.toThrow(/kept reporting conflicts \(deadlock\) after 3 attempts/);
       expect(calls).toBe(3);
+
+      // A lock wait that gave up already waited the bound: never again (MariaDB 1205 was retried).
+      calls = 0;
+      const lockWait = engine.name === 'postgresql' ? { code: '55P03' } : { errno: 1205 };
+      await expect(
+        withRetry(a, () => {
+          calls++;
+          return Promise.reject(Object.assign(new Error('lock wait timeout'), lockWait));
+        }),
+      ).rejects.toThrow(LockTimeout);
+      expect(calls).toBe(1);
     });
   });
 });

@@ -7,6 +7,7 @@ import type {
   RawBuilder,
   SelectQueryBuilder,
   SqlBool,
+  Transaction,
 } from 'kysely';
 import { sql } from 'kysely';
 import type { DatabaseTarget, EngineName } from '../url.js';
@@ -117,6 +118,25 @@ export interface Engine {
   isDuplicateKey(error: unknown): boolean;
   /** Deadlock or serialization failure: the whole transaction may be retried. */
   isRetryable(error: unknown): boolean;
+  /**
+   * A lock wait gave up (PostgreSQL lock_timeout, MariaDB 1205, SQLite BUSY
+   * after busy_timeout). Not retryable: waiting again would only double the
+   * bound.
+   */
+  isLockTimeout(error: unknown): boolean;
+
+  /**
+   * Runs `work` in a transaction in which no lock wait lasts longer than
+   * `lockWaitMs` (rounded up to what the engine can express): a wait that
+   * would is ended with the engine's lock-timeout error (`isLockTimeout`)
+   * and the transaction rolls back. Other transactions keep the server's
+   * own setting.
+   */
+  boundedTransaction<DB, T>(
+    db: Kysely<DB>,
+    lockWaitMs: number,
+    work: (tx: Transaction<DB>) => Promise<T>,
+  ): Promise<T>;
 
   /**
    * Makes room for a schema sync to create the database: SQLite creates its

@@ -129,10 +129,26 @@ export const mysqlEngine: Engine = {
     insertManyValues(db, table, columns, rows, returning, false),
 
   isDuplicateKey: (error) => errorProperty(error, 'errno') === ER_DUP_ENTRY,
-  isRetryable: (error) => {
-    const errno = errorProperty(error, 'errno');
-    return errno === ER_LOCK_DEADLOCK || errno === ER_LOCK_WAIT_TIMEOUT;
-  },
+  isRetryable: (error) => errorProperty(error, 'errno') === ER_LOCK_DEADLOCK,
+  isLockTimeout: (error) => errorProperty(error, 'errno') === ER_LOCK_WAIT_TIMEOUT,
+
+  // NOTE: innodb_lock_wait_timeout has no transaction-local form and counts
+  // whole seconds (at least 1); it is set on the connection for the
+  // transaction and put back to the server's value before the connection
+  // returns to the pool.
+  boundedTransaction: (db, lockWaitMs, work) =>
+    db.connection().execute(async (connection) => {
+      const seconds = Math.max(1, Math.ceil(lockWaitMs / 1000));
+      await sql.raw(`set session innodb_lock_wait_timeout = ${seconds}`).execute(connection);
+      try {
+        return await connection.transaction().execute(work);
+      } finally {
+        await sql
+          .raw('set session innodb_lock_wait_timeout = default')
+          .execute(connection)
+          .catch(() => undefined); // a broken connection is dropped by the pool anyway
+      }
+    }),
 
   ensureStorage: () => undefined,
   async createDatabase(target, pool) {

@@ -151,6 +151,14 @@ export const postgresEngine: Engine = {
     const code = errorProperty(error, 'code');
     return code === '40001' || code === '40P01';
   },
+  isLockTimeout: (error) => errorProperty(error, 'code') === '55P03', // lock_not_available
+
+  // SET LOCAL: the bound ends with the transaction, the pooled connection keeps the default.
+  boundedTransaction: (db, lockWaitMs, work) =>
+    db.transaction().execute(async (tx) => {
+      await sql.raw(`set local lock_timeout = ${Math.max(1, Math.ceil(lockWaitMs))}`).execute(tx);
+      return work(tx);
+    }),
 
   ensureStorage: () => undefined,
   async createDatabase(target, pool) {

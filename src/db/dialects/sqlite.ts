@@ -12,6 +12,7 @@ import {
   type SqliteDatabase,
   type SqliteDialectConfig,
   type SqliteStatement,
+  sql,
 } from 'kysely';
 import { ConfigError } from '../../errors.js';
 import { DbTimestamp } from '../timestamp.js';
@@ -83,7 +84,7 @@ function enableWal(database: BetterSqlite3.Database, timeoutMs: number): void {
       database.pragma('journal_mode = WAL');
       return;
     } catch (error) {
-      if (!sqliteEngine.isRetryable(error) || Date.now() > deadline) throw error;
+      if (!sqliteEngine.isLockTimeout(error) || Date.now() > deadline) throw error;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
   }
@@ -183,10 +184,29 @@ export const sqliteEngine: Engine = {
     const code = errorProperty(error, 'code');
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
   },
-  isRetryable: (error) => {
+  // NOTE: every transaction begins IMMEDIATE, so SQLite never deadlocks: BUSY
+  // only ever means the write lock stayed taken for the whole busy_timeout.
+  isRetryable: () => false,
+  isLockTimeout: (error) => {
     const code = errorProperty(error, 'code');
     return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
   },
+
+  // The one write lock of the file is taken at BEGIN, waiting busy_timeout:
+  // shortened for this transaction on the (single) connection, then put back.
+  boundedTransaction: (db, lockWaitMs, work) =>
+    db.connection().execute(async (connection) => {
+      const before = await sql<{ timeout: number }>`pragma busy_timeout`.execute(connection);
+      const restore = before.rows[0]?.timeout ?? 0;
+      await sql
+        .raw(`pragma busy_timeout = ${Math.max(1, Math.ceil(lockWaitMs))}`)
+        .execute(connection);
+      try {
+        return await connection.transaction().execute(work);
+      } finally {
+        await sql.raw(`pragma busy_timeout = ${restore}`).execute(connection);
+      }
+    }),
 
   ensureStorage(target) {
     const { filename } = asSqlite(target);

@@ -36,7 +36,11 @@ describe('loadConfig', () => {
       server_group_members: 10,
       cores: 20,
     });
-    expect(config.values.cellgroups).toEqual({ cell_timeout: 10, cell_concurrency: 16 });
+    expect(config.values.cellgroups).toEqual({
+      cell_timeout: 10,
+      cell_concurrency: 16,
+      lock_wait_timeout: 3,
+    });
   });
 
   it("reads Nova's option names, and later files win", () => {
