@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -17,21 +17,14 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * What a fresh clone holds that npm's scripts use. No `dist/`, no `data/`:
+ * What a fresh clone holds: the files git tracks. No `dist/`, no `data/`:
  * `prestart` must build, and the first start must create the data directory.
  */
-const CLONED = [
-  'package.json',
-  'package-lock.json',
-  'tsconfig.json',
-  'tsconfig.build.json',
-  'tsconfig.bench.json',
-  'src',
-  'bench',
-  'examples',
-  // bench/ imports test support (the legacy-row writer), as a clone has it.
-  'test',
-];
+function trackedFiles(): string[] {
+  return execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\0')
+    .filter((file) => file !== '' && existsSync(path.join(ROOT, file)));
+}
 
 /**
  * A temporary copy of the checkout as a fresh clone after `npm ci` would be:
@@ -44,8 +37,8 @@ export class TempCheckout {
   constructor(prefix = 'cgt-checkout-') {
     // realpath: what the processes inside it print (macOS-style /tmp links, symlinked TMPDIR).
     this.dir = realpathSync(mkdtempSync(path.join(tmpdir(), prefix)));
-    for (const entry of CLONED) {
-      cpSync(path.join(ROOT, entry), path.join(this.dir, entry), { recursive: true });
+    for (const file of trackedFiles()) {
+      cpSync(path.join(ROOT, file), path.join(this.dir, file), { recursive: true });
     }
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(this.dir, 'node_modules'), 'dir');
   }
