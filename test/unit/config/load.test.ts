@@ -144,7 +144,11 @@ describe('loadConfig', () => {
       osapi_compute_workers: 4,
       debug: false,
     });
-    expect(config.values.api).toEqual({ auth_strategy: 'keystone', max_limit: 1000 });
+    expect(config.values.api).toEqual({
+      auth_strategy: 'keystone',
+      list_records_by_skipping_down_cells: true,
+      max_limit: 1000,
+    });
     expect(config.values.keystone_authtoken).toMatchObject({
       www_authenticate_uri: 'http://controller:5000/',
       auth_url: 'http://controller:5000/',
