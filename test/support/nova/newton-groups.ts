@@ -26,6 +26,28 @@ async function insert(db: NovaDatabase, sql: string, params: (string | number)[]
   return (await novaExec(db, sql, params)).insertId;
 }
 
+type ChildTable = 'instance_group_policy' | 'instance_group_member';
+
+/** One policy or member row of group `id`; soft-deleted (deleted = id) when `live` is false. */
+async function writeChild(
+  db: NovaDatabase,
+  table: ChildTable,
+  value: string,
+  id: number,
+  createdAt: string,
+  live: boolean,
+): Promise<void> {
+  const column = table === 'instance_group_policy' ? 'policy' : 'instance_id';
+  const row = await insert(
+    db,
+    `INSERT INTO ${table} (created_at, deleted, ${column}, group_id) VALUES (?, 0, ?, ?)`,
+    [createdAt, value, id],
+  );
+  if (!live) {
+    await novaExec(db, `UPDATE ${table} SET deleted = id, deleted_at = NOW() WHERE id = ?`, [row]);
+  }
+}
+
 async function writeGroup(
   db: NovaDatabase,
   group: NewtonGroup,
@@ -36,43 +58,14 @@ async function writeGroup(
     'INSERT INTO instance_groups (created_at, deleted, uuid, name, user_id, project_id) VALUES (?, 0, ?, ?, ?, ?)',
     [group.createdAt, group.uuid, group.name, group.user, group.project],
   );
-  for (const policy of group.policies) {
-    await insert(
-      db,
-      'INSERT INTO instance_group_policy (created_at, deleted, policy, group_id) VALUES (?, 0, ?, ?)',
-      [group.createdAt, policy, id],
-    );
-  }
-  for (const policy of deleted.policies ?? []) {
-    const row = await insert(
-      db,
-      'INSERT INTO instance_group_policy (created_at, deleted, policy, group_id) VALUES (?, 0, ?, ?)',
-      [group.createdAt, policy, id],
-    );
-    await novaExec(
-      db,
-      'UPDATE instance_group_policy SET deleted = id, deleted_at = NOW() WHERE id = ?',
-      [row],
-    );
-  }
-  for (const member of group.members) {
-    await insert(
-      db,
-      'INSERT INTO instance_group_member (created_at, deleted, instance_id, group_id) VALUES (?, 0, ?, ?)',
-      [group.createdAt, member, id],
-    );
-  }
-  for (const member of deleted.members ?? []) {
-    const row = await insert(
-      db,
-      'INSERT INTO instance_group_member (created_at, deleted, instance_id, group_id) VALUES (?, 0, ?, ?)',
-      [group.createdAt, member, id],
-    );
-    await novaExec(
-      db,
-      'UPDATE instance_group_member SET deleted = id, deleted_at = NOW() WHERE id = ?',
-      [row],
-    );
+  const rows: (readonly [ChildTable, string, boolean])[] = [
+    ...group.policies.map((p) => ['instance_group_policy', p, true] as const),
+    ...(deleted.policies ?? []).map((p) => ['instance_group_policy', p, false] as const),
+    ...group.members.map((m) => ['instance_group_member', m, true] as const),
+    ...(deleted.members ?? []).map((m) => ['instance_group_member', m, false] as const),
+  ];
+  for (const [table, value, live] of rows) {
+    await writeChild(db, table, value, id, group.createdAt, live);
   }
 }
 

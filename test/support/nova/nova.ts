@@ -26,28 +26,24 @@ export function describeNova(name: string, suite: () => void): void {
   }
 }
 
-function bin(name: string): string {
-  return path.join(nova().dir, 'bin', name);
+/** One of Nova's console scripts (nova-manage, nova-status), with Nova's nova.conf. */
+function novaCommand(name: string, args: readonly string[]): Promise<Run> {
+  const { configFile, dir } = nova();
+  return run(
+    path.join(dir, 'bin', name),
+    ['--config-file', configFile, ...args],
+    novaEnv(path.join(dir, 'etc')),
+  );
 }
 
-/** Nova's own `nova-manage`, with Nova's nova.conf. */
+/** Nova's own `nova-manage`. */
 export function novaManage(args: readonly string[]): Promise<Run> {
-  const { configFile, dir } = nova();
-  return run(
-    bin('nova-manage'),
-    ['--config-file', configFile, ...args],
-    novaEnv(path.join(dir, 'etc')),
-  );
+  return novaCommand('nova-manage', args);
 }
 
-/** Nova's own `nova-status`, with Nova's nova.conf. */
+/** Nova's own `nova-status`. */
 export function novaStatus(args: readonly string[]): Promise<Run> {
-  const { configFile, dir } = nova();
-  return run(
-    bin('nova-status'),
-    ['--config-file', configFile, ...args],
-    novaEnv(path.join(dir, 'etc')),
-  );
+  return novaCommand('nova-status', args);
 }
 
 /** `cellgroups-manage` with Nova's nova.conf, as an operator beside Nova runs it. */
