@@ -159,15 +159,16 @@ describe('malformed HTTP on a raw socket', () => {
     const before = server.log.length;
     const hangUp = (how: 'end' | 'reset') =>
       new Promise<void>((resolve) => {
+        // Expect: 100-continue makes the server say when it has the headers (a request in
+        // flight): the hang-up comes then, however slow the machine.
         const socket = connect(port, '127.0.0.1', () => {
-          socket.write(`${CREATE}${TOKEN}content-length: 100\r\n\r\n{"server_group": `);
-          // Once the server has the headers (and so a request in flight), go.
-          setTimeout(() => {
-            if (how === 'end') socket.end();
-            else socket.resetAndDestroy();
-          }, 100);
+          socket.write(`${CREATE}${TOKEN}expect: 100-continue\r\ncontent-length: 100\r\n\r\n`);
         });
-        socket.resume(); // read the answer, if any, so that the close comes
+        socket.once('data', () => {
+          socket.write('{"server_group": ');
+          if (how === 'end') socket.end();
+          else socket.resetAndDestroy();
+        });
         socket.on('close', () => {
           resolve();
         });
