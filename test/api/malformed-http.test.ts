@@ -179,7 +179,8 @@ describe('malformed HTTP on a raw socket', () => {
     const aborted = () =>
       server.log.slice(before).filter((l) => l.msg === 'client closed the connection mid-request');
     await server.until('a line for each hang-up', () => (aborted().length >= 2 ? true : undefined));
-    expect(aborted().map((l) => l.level)).toEqual([20, 20]);
+    // A hang-up may be seen twice (by the request and by the socket): each time at debug.
+    expect(new Set(aborted().map((l) => l.level))).toEqual(new Set([20]));
     const answer = await request(`${address}/v2.1/os-server-groups`, {
       headers: { 'x-auth-token': 'u1:p1' },
     });
