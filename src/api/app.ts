@@ -18,7 +18,7 @@ import {
 } from './http/faults.js';
 import { checkUrlProject } from './http/project-url.js';
 import { configuredDefaults } from '../quotas/resources.js';
-import { QuotaService } from '../quotas/service.js';
+import { cellInstanceCounter, QuotaService } from '../quotas/service.js';
 import { limitRoutes } from './routes/limits.js';
 import { quotaSetRoutes } from './routes/quota-sets.js';
 import { serverGroupRoutes } from './routes/server-groups.js';
@@ -44,7 +44,12 @@ export interface AppOptions {
 export function buildApp(options: AppOptions): FastifyInstance {
   const strategy = options.auth ?? authStrategyFor(options.config);
   const groups = options.groups ?? GroupService.fromConfig(options.config);
-  const quotas = new QuotaService(groups.api, groups, configuredDefaults(options.config));
+  const quotas = new QuotaService(
+    groups.api,
+    groups,
+    cellInstanceCounter(groups.cells, groups.fan),
+    configuredDefaults(options.config),
+  );
   const app = Fastify({
     logger:
       options.logger === true || options.logStream !== undefined

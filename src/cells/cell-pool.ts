@@ -6,6 +6,7 @@ import type { CellDatabase } from '../db/schema/cell.js';
 import type { Cell } from './cell.js';
 import { CellMappings, type CellMapping } from './cell-mappings.js';
 import { GroupCells } from './group-cells.js';
+import { InstanceColumnsKnown, type InstanceColumns } from './instances.js';
 
 export type { Cell } from './cell.js';
 
@@ -34,6 +35,7 @@ export class CellPool {
   private readonly handles = new Map<string, Database<CellDatabase>>();
   private cached: { at: number; cells: readonly CellMapping[] } | undefined;
   private readonly groupCellsKnown: GroupCells;
+  private readonly instanceColumnsKnown: InstanceColumnsKnown;
 
   constructor(
     api: Database<ApiDatabase>,
@@ -41,6 +43,7 @@ export class CellPool {
   ) {
     this.registry = new CellMappings(api);
     this.groupCellsKnown = new GroupCells(options.schemaTtlMs ?? 5_000);
+    this.instanceColumnsKnown = new InstanceColumnsKnown(options.schemaTtlMs ?? 5_000);
   }
 
   /** Every mapped cell with a database, cell0 included, in mapping order. */
@@ -65,6 +68,11 @@ export class CellPool {
   /** Whether a cell may still hold live groups (its schema version, cached; see GroupCells). */
   mayHoldGroups(cell: Cell): Promise<boolean> {
     return this.groupCellsKnown.mayHoldGroups(cell);
+  }
+
+  /** Which later columns the cell's `instances` has (cached; see InstanceColumnsKnown). */
+  instanceColumns(cell: Cell): Promise<InstanceColumns> {
+    return this.instanceColumnsKnown.of(cell);
   }
 
   /** Forgets the cached cell list (after the registry changed). */
@@ -98,6 +106,7 @@ export class CellPool {
     const handles = [...this.handles.values()];
     this.handles.clear();
     this.groupCellsKnown.forget();
+    this.instanceColumnsKnown.forget();
     await Promise.allSettled(handles.map((h) => h.close()));
   }
 }

@@ -1,5 +1,6 @@
 import type { CellPool } from '../cells/cell-pool.js';
 import { fanOut, type FanOutOptions, type UnavailableCell } from '../cells/fan-out.js';
+import { liveInstance } from '../cells/instances.js';
 import type { Database } from '../db/connection.js';
 import type { ApiDatabase } from '../db/schema/api.js';
 
@@ -99,7 +100,8 @@ function compareDesc(a: number | null, b: number | null): number {
  * through instance_mappings, then in each cell's `instances` (the cells
  * asked in parallel). A member mapped to no cell yet is live (it is being
  * scheduled) and has no host; one with no mapping, or whose instance row is
- * missing, deleted or soft-deleted (vm_state soft-delete), is not live. With
+ * missing, deleted, soft-deleted (vm_state soft-delete) or hidden (the copy a
+ * cross-cell resize leaves in the source cell) is not live. With
  * a `viewer` who is not admin, instances of other projects are not found
  * (Nova's instance query adds the project); unscheduled members are not
  * filtered, as in Nova.
@@ -128,13 +130,12 @@ export async function lookupMembers(
   const cells = (await pool.cells()).filter((c) => byCell.has(c.mapping.id));
   const { answers, unavailable } = await fanOut(
     cells,
-    (cell) => {
+    async (cell) => {
       let query = cell.database.db
         .selectFrom('instances')
         .select(['id', 'uuid', 'host', 'user_id', 'created_at'])
         .where('uuid', 'in', byCell.get(cell.mapping.id) ?? [])
-        .where('deleted', '=', 0)
-        .where((eb) => eb.or([eb('vm_state', 'is', null), eb('vm_state', '!=', 'soft-delete')]));
+        .where(liveInstance(await pool.instanceColumns(cell)));
       if (projectId !== undefined) query = query.where('project_id', '=', projectId);
       return query.execute();
     },

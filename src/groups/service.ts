@@ -98,7 +98,8 @@ export interface UnionCount {
  */
 export class GroupService {
   readonly cells: CellPool;
-  private readonly fan: FanOutOptions;
+  /** Per-cell timeout and concurrency, for whatever else fans out over `cells`. */
+  readonly fan: FanOutOptions;
   private readonly locator: GroupLocator;
 
   constructor(

@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { UnavailableCell } from '../cells/fan-out.js';
+import type { CellPool } from '../cells/cell-pool.js';
+import type { FanOutOptions, UnavailableCell } from '../cells/fan-out.js';
+import { countInstanceUsage, type InstanceUsageCount } from '../cells/instances.js';
 import type { Database } from '../db/connection.js';
 import type { Engine } from '../db/dialects/index.js';
 import type { ApiDatabase } from '../db/schema/api.js';
@@ -34,6 +36,31 @@ export interface GroupCounter {
   ): Promise<{ readonly count: number; readonly unavailable: readonly UnavailableCell[] }>;
 }
 
+/** What quotas need of the cells' instances: instances, cores and RAM in use (see cells/instances.ts). */
+export interface InstanceCounter {
+  countInstances(owner: QuotaOwner): Promise<InstanceUsageCount>;
+}
+
+/** Counts over every cell of `pool`, each within the fan-out's timeout. */
+export function cellInstanceCounter(pool: CellPool, fan: FanOutOptions): InstanceCounter {
+  return {
+    countInstances: async (owner) =>
+      countInstanceUsage(await pool.cells(), (cell) => pool.instanceColumns(cell), fan, owner),
+  };
+}
+
+/** Usage per resource, and the cells each resource's count had to go without. */
+interface Usage {
+  readonly inUse: Record<QuotaResource, number>;
+  readonly uncounted: ReadonlyMap<QuotaResource, readonly UnavailableCell[]>;
+}
+
+/** Limits with usage, and the cells some usage could not be counted in. */
+export interface QuotaDetails {
+  readonly detail: Record<QuotaResource, QuotaDetail>;
+  readonly unavailable: readonly UnavailableCell[];
+}
+
 const fenceServerGroups = (tx: Kysely<ApiDatabase>, engine: Engine, projectId: string) =>
   store.writeFence(tx, engine, projectId, 'server_groups');
 
@@ -45,15 +72,18 @@ const finite = (limit: number) => (unlimited(limit) ? Infinity : limit);
 /**
  * Quota limits and usage, with Nova's precedence: a user's own limit, else
  * the project's, else the `default` quota class, else `[quota]` in the
- * configuration. Usage of `server_groups` is counted over the API database
- * and the cells (a group not yet migrated counts); Nova counts nothing else
- * in_use here either for `server_group_members` (it is per group), and the
- * other resources are not this system's, so they are in use 0.
+ * configuration. Usage is counted as Nova counts it with `[quota]
+ * count_usage_from_placement = False`: `server_groups` over the API database
+ * and the cells (a group not yet migrated counts); `instances`, `cores` and
+ * `ram` from the live instances in every cell. Nova shows nothing in use for
+ * `server_group_members` and `key_pairs` (they are checked per group and
+ * per user when used), and the other resources are limits only.
  */
 export class QuotaService {
   constructor(
     private readonly api: Database<ApiDatabase>,
     private readonly groups: GroupCounter,
+    private readonly instances: InstanceCounter,
     private readonly configured: QuotaLimits,
   ) {}
 
@@ -80,14 +110,22 @@ export class QuotaService {
     return { project: projectLimit, user: set.user ?? projectLimit, fence: fenceServerGroups };
   }
 
-  /** Limits with usage, per resource (os-quota-sets detail, /limits). */
-  async detail(owner: QuotaOwner): Promise<Record<QuotaResource, QuotaDetail>> {
-    const [limits, inUse] = await Promise.all([this.limits(owner), this.inUse(owner, false)]);
+  /**
+   * Limits with usage, per resource (os-quota-sets detail, /limits). A cell
+   * that does not answer is left out of the usage, as Nova leaves it out,
+   * and named in `unavailable`.
+   */
+  async detail(owner: QuotaOwner): Promise<QuotaDetails> {
+    const [limits, usage] = await Promise.all([this.limits(owner), this.usage(owner)]);
     const detail = {} as Record<QuotaResource, QuotaDetail>;
     for (const resource of QUOTA_RESOURCES) {
-      detail[resource] = { limit: limits[resource], in_use: inUse[resource], reserved: 0 };
+      detail[resource] = { limit: limits[resource], in_use: usage.inUse[resource], reserved: 0 };
     }
-    return detail;
+    const unavailable = new Map<string, UnavailableCell>();
+    for (const cells of usage.uncounted.values()) {
+      for (const cell of cells) if (!unavailable.has(cell.uuid)) unavailable.set(cell.uuid, cell);
+    }
+    return { detail, unavailable: [...unavailable.values()] };
   }
 
   /**
@@ -106,7 +144,7 @@ export class QuotaService {
       }
     }
     if (!force) {
-      const settable = await this.settable(owner);
+      const settable = await this.settable(owner, Object.keys(requested) as QuotaResource[]);
       for (const [resource, limit] of Object.entries(requested) as [QuotaResource, number][]) {
         const { minimum, maximum } = settable[resource];
         if (finite(limit) < finite(minimum)) {
@@ -130,15 +168,30 @@ export class QuotaService {
     await store.deleteLimits(this.api, owner);
   }
 
-  /** The range each limit may be set to (Nova's get_settable_quotas). */
+  /**
+   * The range each limit may be set to (Nova's get_settable_quotas). The
+   * usage of a resource being set must be complete: a cell that could not
+   * be counted makes the lowest allowed limit unknowable, so that is a 503
+   * naming the cell rather than a limit set below what is in use.
+   */
   private async settable(
     owner: QuotaOwner,
+    setting: readonly QuotaResource[],
   ): Promise<Record<QuotaResource, { minimum: number; maximum: number }>> {
-    const [projectLimits, given, inUse] = await Promise.all([
+    const [projectLimits, given, { inUse, uncounted }] = await Promise.all([
       this.limits({ projectId: owner.projectId }),
       store.limitsGivenToUsers(this.api.db, owner.projectId),
-      this.inUse(owner, true),
+      this.usage(owner),
     ]);
+    for (const resource of setting) {
+      const [cell] = uncounted.get(resource) ?? [];
+      if (cell) {
+        throw new CellUnavailable(
+          cell.name ?? cell.uuid,
+          `${cell.reason}; cannot count the ${resource} in use by project ${owner.projectId} there`,
+        );
+      }
+    }
     const ownOfUser =
       owner.userId === undefined
         ? {}
@@ -156,23 +209,33 @@ export class QuotaService {
     return settable;
   }
 
-  /**
-   * Usage per resource. `strict`: a cell that does not answer makes the
-   * count unknowable, which a limit check cannot accept; a display shows
-   * what the answering databases hold.
-   */
-  private async inUse(owner: QuotaOwner, strict: boolean): Promise<Record<QuotaResource, number>> {
-    const { count, unavailable } = await this.groups.countGroups(owner);
-    const [down] = unavailable;
-    if (strict && down) {
-      throw new CellUnavailable(
-        down.name ?? down.uuid,
-        `${down.reason}; cannot count the groups of project ${owner.projectId} there`,
-      );
-    }
+  /** Usage per resource, and which cells each count went without. */
+  private async usage(owner: QuotaOwner): Promise<Usage> {
+    const [groups, instances] = await Promise.all([
+      this.groups.countGroups(owner),
+      this.instances.countInstances(owner),
+    ]);
     const inUse = {} as Record<QuotaResource, number>;
     for (const resource of QUOTA_RESOURCES) inUse[resource] = 0;
-    inUse.server_groups = count;
-    return inUse;
+    inUse.server_groups = groups.count;
+    // Nova counts a user's instances when a user is asked for, else the project's.
+    const counted = (owner.userId === undefined ? instances.project : instances.user) ?? {
+      instances: 0,
+      cores: 0,
+      ram: 0,
+    };
+    inUse.instances = counted.instances;
+    inUse.cores = counted.cores;
+    inUse.ram = counted.ram;
+    const withoutCells = [...instances.unavailable, ...instances.withoutUsageColumns];
+    return {
+      inUse,
+      uncounted: new Map<QuotaResource, readonly UnavailableCell[]>([
+        ['server_groups', groups.unavailable],
+        ['instances', instances.unavailable],
+        ['cores', withoutCells],
+        ['ram', withoutCells],
+      ]),
+    };
   }
 }

@@ -1,20 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiProcess, request } from '../support/api-process.js';
-import { forEachEngine, type TestEngine } from '../support/engines.js';
+import { downCellUrl, SECRET } from '../support/cloud.js';
+import { forEachEngine } from '../support/engines.js';
 import { insertLegacyGroups } from '../support/legacy.js';
 import { createMigrationCloud, type MigrationCloud } from '../support/migration-cloud.js';
 import { must } from '../support/must.js';
 
 const TOKEN = { 'x-auth-token': 'u1:p1' };
-const SECRET = 's3cret-pw';
-
-/** A cell database that cannot be reached: a closed loopback port (a missing directory for SQLite). */
-function downCellUrl(engine: TestEngine): string {
-  if (engine.name === 'postgresql') return `postgresql://nova:${SECRET}@127.0.0.1:1/nova`;
-  if (engine.name === 'mysql') return `mysql+pymysql://nova:${SECRET}@127.0.0.1:1/nova`;
-  return 'sqlite:////nonexistent-cellgroups-test/dir/nova.sqlite';
-}
-
 /**
  * Issue 14, item 5: a list or show that could not ask every cell says so
  * (a header and a warning) without leaving Nova's body schema, or fails

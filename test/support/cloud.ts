@@ -24,7 +24,12 @@ export async function createCloud(
   apiEngine: TestEngine,
   cellEngines: readonly TestEngine[],
   options: GroupServiceOptions = {},
-  layout: { /** Map the first cell as cell0 (its uuid and name). */ cell0?: boolean } = {},
+  layout: {
+    /** Map the first cell as cell0 (its uuid and name). */
+    cell0?: boolean;
+    /** The cells' schema version (default: the last one that may hold legacy groups). */
+    cellSchema?: number;
+  } = {},
 ): Promise<TestCloud> {
   const fresh: FreshDatabase[] = [];
   const apiDb = await freshDatabase(apiEngine, 'api');
@@ -37,7 +42,7 @@ export async function createCloud(
     const cellDb = await freshDatabase(engine, `cell${i + 1}`);
     fresh.push(cellDb);
     const db = openDatabase<CellDatabase>(cellDb.url);
-    await syncSchema(db, 'cell', LEGACY_GROUPS_VERSION);
+    await syncSchema(db, 'cell', layout.cellSchema ?? LEGACY_GROUPS_VERSION);
     const asCell0 = layout.cell0 === true && i === 0;
     const mapping = await registry.create({
       ...(asCell0 ? { uuid: CELL0_UUID } : {}),
@@ -64,6 +69,16 @@ export async function createCloud(
       await Promise.all(fresh.map((f) => f.drop()));
     },
   };
+}
+
+/** The password in downCellUrl: it must never show up in what users are told. */
+export const SECRET = 's3cret-pw';
+
+/** A cell database that cannot be reached: a closed loopback port (a missing directory for SQLite). */
+export function downCellUrl(engine: TestEngine): string {
+  if (engine.name === 'postgresql') return `postgresql://nova:${SECRET}@127.0.0.1:1/nova`;
+  if (engine.name === 'mysql') return `mysql+pymysql://nova:${SECRET}@127.0.0.1:1/nova`;
+  return 'sqlite:////nonexistent-cellgroups-test/dir/nova.sqlite';
 }
 
 /** A port on loopback that accepts connections and never says a word: a hung database server. */

@@ -3,6 +3,7 @@ import type { QuotaOwner, LimitRows } from '../../quotas/store.js';
 import { isQuotaResource } from '../../quotas/resources.js';
 import type { QuotaService } from '../../quotas/service.js';
 import { authorize } from '../auth/policy.js';
+import { answerWithoutCells } from '../http/down-cells.js';
 import { queryOf, refuseUnknownParams } from '../http/query.js';
 import { isTrue, updateV21, updateV236, updateV257 } from '../schemas/quota-sets.js';
 import { compileSchema } from '../schemas/validation.js';
@@ -58,10 +59,13 @@ export function quotaSetRoutes(scope: FastifyInstance, quotas: QuotaService): vo
       return quotaSetView(request.params.id, await quotas.limits(owner), request.apiVersion);
     });
 
-    scope.get<{ Params: { id: string } }>(`${path}/detail`, async (request) => {
+    scope.get<{ Params: { id: string } }>(`${path}/detail`, async (request, reply) => {
       authorize(request.context, 'os_compute_api:os-quota-sets:detail', request.params.id);
       const owner = ownerOf(request);
-      return quotaSetView(request.params.id, await quotas.detail(owner), request.apiVersion);
+      const { detail, unavailable } = await quotas.detail(owner);
+      // Nova counts usage without the cells that do not answer, whatever the list option says.
+      answerWithoutCells(request, reply, unavailable, true);
+      return quotaSetView(request.params.id, detail, request.apiVersion);
     });
 
     scope.get<{ Params: { id: string } }>(`${path}/defaults`, async (request) => {

@@ -6,6 +6,7 @@ import { initial as apiInitial } from './api/001-initial.js';
 import { quotaFences } from './api/002-quota-fences.js';
 import { initial as cellInitial } from './cell/001-initial.js';
 import { instanceGroupsMoved } from './cell/002-instance-groups-moved.js';
+import { instanceUsage } from './cell/003-instance-usage.js';
 import type { SchemaMigration } from './migration.js';
 import {
   OWN_API_TABLES,
@@ -19,7 +20,7 @@ export type SchemaKind = 'api' | 'cell';
 
 const MIGRATIONS: Readonly<Record<SchemaKind, readonly SchemaMigration[]>> = {
   api: [apiInitial, quotaFences],
-  cell: [cellInitial, instanceGroupsMoved],
+  cell: [cellInitial, instanceGroupsMoved, instanceUsage],
 };
 
 /**
@@ -74,6 +75,16 @@ export async function tableNames<DB>(database: Database<DB>): Promise<Set<string
     return new Set(tables.map((t) => t.name));
   } catch (cause) {
     throw dbFailure(database, 'read the schema', cause);
+  }
+}
+
+/** The columns `table` has in `database` (none when there is no such table). */
+export async function columnNames<DB>(database: Database<DB>, table: string): Promise<Set<string>> {
+  try {
+    const tables = await database.db.introspection.getTables();
+    return new Set(tables.find((t) => t.name === table)?.columns.map((c) => c.name) ?? []);
+  } catch (cause) {
+    throw dbFailure(database, `read the columns of ${table}`, cause);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Id, SoftDelete, Timestamps } from './columns.js';
+import type { Bool, Id, SoftDelete, Timestamps } from './columns.js';
 
 /**
  * A cell database: the instances of that cell and the legacy group tables
@@ -20,6 +20,13 @@ export interface InstancesTable extends Timestamps, SoftDelete {
   user_id: string | null;
   display_name: string | null;
   vm_state: string | null;
+  /**
+   * From cell schema 3 on (cell/003-instance-usage.ts), and in every cell
+   * Nova made: ask `CellPool.instanceColumns` before naming them.
+   */
+  vcpus: number | null;
+  memory_mb: number | null;
+  hidden: Bool;
 }
 
 export interface LegacyInstanceGroupsTable extends Timestamps, SoftDelete {
