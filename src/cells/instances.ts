@@ -43,7 +43,10 @@ export class InstanceColumnsKnown {
       usage: names.has('vcpus') && names.has('memory_mb'),
       hidden: names.has('hidden'),
     };
-    this.known.set(cell.database, { columns: isComplete(columns) ? COMPLETE : columns, at: Date.now() });
+    this.known.set(cell.database, {
+      columns: isComplete(columns) ? COMPLETE : columns,
+      at: Date.now(),
+    });
     return columns;
   }
 
@@ -84,7 +87,10 @@ export interface InstanceUsageCount {
   readonly user?: InstanceUsage;
   /** Cells that did not answer: none of their instances is counted. */
   readonly unavailable: UnavailableCell[];
-  /** Cells whose instances have no `vcpus`/`memory_mb` yet: counted, but not their cores and RAM. */
+  /**
+   * Cells whose instances have no `vcpus`/`memory_mb` yet and that hold
+   * instances of the project: counted, but not their cores and RAM.
+   */
   readonly withoutUsageColumns: UnavailableCell[];
 }
 
@@ -166,7 +172,8 @@ export async function countInstanceUsage(
   for (const { cell, value } of answers) {
     project = plus(project, value.project);
     user = plus(user, value.user);
-    if (!value.columns.usage) {
+    // Without instances of the project there, no cores or RAM were missed.
+    if (!value.columns.usage && value.project.instances > 0) {
       withoutUsageColumns.push({
         uuid: cell.mapping.uuid,
         name: cell.mapping.name,

@@ -44,7 +44,11 @@ async function insertInstances(
     );
     // Nova's soft delete: the row's own id in `deleted`.
     if (i.deleted) {
-      await database.db.updateTable('instances').set({ deleted: id }).where('id', '=', id).execute();
+      await database.db
+        .updateTable('instances')
+        .set({ deleted: id })
+        .where('id', '=', id)
+        .execute();
     }
   }
 }
@@ -185,7 +189,12 @@ forEachEngine((engine) => {
         expect(LEGACY_GROUPS_VERSION).toBeLessThan(latestVersion('cell'));
         await cell.db.db
           .insertInto('instances')
-          .values({ uuid: 'legacy-instance-1', project_id: 'p4', user_id: 'u1', vm_state: 'active' })
+          .values({
+            uuid: 'legacy-instance-1',
+            project_id: 'p4',
+            user_id: 'u1',
+            vm_state: 'active',
+          })
           .execute();
         mapping = await cloud.addCell('old-schema', cell.mapping.databaseConnection ?? '');
         cloud.service.cells.refresh();

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { loadConfig } from '../../src/config/load.js';
+import { latestVersion } from '../../src/db/migrations/migrator.js';
 import { createCloud, type TestCloud } from '../support/cloud.js';
 import { forEachEngine } from '../support/engines.js';
 
@@ -16,7 +17,13 @@ forEachEngine((engine) => {
     let cloud: TestCloud;
     let app: FastifyInstance;
     beforeAll(async () => {
-      cloud = await createCloud(engine, [engine, engine]);
+      // Cells at the latest schema: their instances have Nova's `hidden`.
+      cloud = await createCloud(
+        engine,
+        [engine, engine],
+        {},
+        { cellSchema: latestVersion('cell') },
+      );
       app = buildApp({ config: loadConfig({ env: {} }), groups: cloud.service });
     });
     afterAll(async () => {
@@ -145,7 +152,7 @@ forEachEngine((engine) => {
         // Listed out of uuid order, so that the group's own order shows if it leaks through.
         const group = await cloud.service.create(
           { userId: 'alice', projectId: 'p1', isAdmin: false },
-          { name: 'members', policy: 'anti-affinity', members: [5, 1, 3, 2, 4, 6, 8, 7].map(u) },
+          { name: 'members', policy: 'anti-affinity', members: [5, 1, 3, 2, 4, 6, 8, 7, 9].map(u) },
         );
         uuid = group.uuid;
         const mapping = (n: number, cellId: number | null, projectId = 'p1') => ({
@@ -165,10 +172,18 @@ forEachEngine((engine) => {
             mapping(6, c0.mapping.id),
             mapping(7, c0.mapping.id),
             mapping(8, c0.mapping.id),
+            mapping(9, c1.mapping.id),
           ])
           .execute();
-        const instance = (n: number, hour: number, projectId = 'p1', vmState = 'active') => ({
+        const instance = (
+          n: number,
+          hour: number,
+          projectId = 'p1',
+          vmState = 'active',
+          hidden = false,
+        ) => ({
           uuid: u(n),
+          hidden,
           host: 'h',
           project_id: projectId,
           user_id: projectId === 'p1' ? 'alice' : 'bob',
@@ -177,7 +192,13 @@ forEachEngine((engine) => {
         });
         await c1.db.db
           .insertInto('instances')
-          .values([instance(1, 10), instance(3, 11), instance(4, 12, 'p2')])
+          // 9: the copy a cross-cell resize left behind, hidden from every query Nova makes.
+          .values([
+            instance(1, 10),
+            instance(3, 11),
+            instance(4, 12, 'p2'),
+            instance(9, 13, 'p1', 'active', true),
+          ])
           .execute();
         // 8 after 2 at the same time: the higher id comes first.
         for (const row of [instance(7, 9), instance(2, 10), instance(6, 11, 'p1', 'soft-delete')])

@@ -406,7 +406,7 @@ forEachEngine((engine) => {
       );
       expect(first.code).toBe(0);
       expect(first.stdout).toMatch(
-        /cell0 database .* schema synced from version 0 to 2.*\nMapped cell cell1 [0-9a-f-]{36}\.\ncell database .* schema synced from version 0 to 2/s,
+        /cell0 database .* schema synced from version 0 to 3.*\nMapped cell cell1 [0-9a-f-]{36}\.\ncell database .* schema synced from version 0 to 3/s,
       );
       const second = await manage(
         'cell_v2',
@@ -416,10 +416,10 @@ forEachEngine((engine) => {
       );
       expect(second.code).toBe(0);
       expect(second.stdout).toMatch(
-        /^Cell0 is already setup\n.*already at version 2\.\nThe local cell is already mapped as .*\n.*already at version 2\.\n$/s,
+        /^Cell0 is already setup\n.*already at version 3\.\nThe local cell is already mapped as .*\n.*already at version 3\.\n$/s,
       );
       expect((await cells()).map((c) => c.name)).toEqual(['cell0', 'cell1']);
-      expect((await manage('db', 'version')).stdout).toBe('2\n');
+      expect((await manage('db', 'version')).stdout).toBe('3\n');
     });
   });
 });

@@ -199,7 +199,7 @@ forEachEngine((engine) => {
       const blocked = await cloud.manage(['db', 'sync']);
       expect(blocked.code).toBe(1);
       expect(blocked.stderr).toMatch(
-        /Cannot sync the cell database .* to version 2: 2 live instance group\(s\).*db online_data_migrations/,
+        /Cannot sync the cell database .* to version 3: 2 live instance group\(s\).*db online_data_migrations/,
       );
       expect((await manage()).code).toBe(0);
       expect((await cloud.manage(['db', 'sync'])).code).toBe(0);

@@ -56,9 +56,9 @@ forEachEngine((engine) => {
       const sync = await manage('db', 'sync');
       expect(sync.code).toBe(0);
       expect(sync.stdout).toMatch(
-        /^WARNING: cell0 mapping not found - not syncing cell0\.\ncell database .*: schema synced from version 0 to 2/,
+        /^WARNING: cell0 mapping not found - not syncing cell0\.\ncell database .*: schema synced from version 0 to 3/,
       );
-      expect(await manage('db', 'version')).toMatchObject({ code: 0, stdout: '2\n' });
+      expect(await manage('db', 'version')).toMatchObject({ code: 0, stdout: '3\n' });
     });
 
     it('db sync syncs cell0 once it is mapped; --local_cell skips it', async () => {
@@ -71,7 +71,7 @@ forEachEngine((engine) => {
       const sync = await manage('db', 'sync');
       expect(sync.code).toBe(0);
       expect(sync.stdout).toMatch(
-        /^cell0 database .*: schema synced from version 0 to 2.*\ncell database .*: schema already at version 2\.\n$/,
+        /^cell0 database .*: schema synced from version 0 to 3.*\ncell database .*: schema already at version 3\.\n$/,
       );
     });
 

@@ -86,7 +86,7 @@ describe('npm start (a fresh clone, through npm)', () => {
       expect(server.stdout).toMatch(
         /API database\s+sqlite:\/\/\/\S*nova_api\.sqlite \(schema version 2\)/,
       );
-      expect(server.stdout).toMatch(/cell1\s+sqlite:\/\/\/\S*nova\.sqlite \(schema version 2\)\n/);
+      expect(server.stdout).toMatch(/cell1\s+sqlite:\/\/\/\S*nova\.sqlite \(schema version 3\)\n/);
       for (const file of ['nova_api.sqlite', 'nova.sqlite', 'nova_cell0.sqlite']) {
         expect(existsSync(path.join(checkout.dir, 'data', file))).toBe(true);
       }
@@ -125,7 +125,7 @@ describe('npm start (a fresh clone, through npm)', () => {
         cwd: checkout.dir,
       });
       const { server, address } = await npmStart();
-      expect(server.stdout).toMatch(/cell1\s+sqlite:\/\/\/\S*nova\.sqlite \(schema version 2\)\n/);
+      expect(server.stdout).toMatch(/cell1\s+sqlite:\/\/\/\S*nova\.sqlite \(schema version 3\)\n/);
       expect((await call(address, 'GET', '/v2.1/os-server-groups')).json).toEqual({
         server_groups: [],
       });

@@ -210,7 +210,7 @@ forEachEngine((engine) => {
 | Check: Cell database schema                                       |
 | Result: Warning                                                   |
 | Details: cell1 (${uuid}): the cell   |
-|   database is at schema version 1, this cellgroups needs 2        |
+|   database is at schema version 1, this cellgroups needs 3        |
 | Run 'cellgroups-manage db sync' for each of them once             |
 |   'cellgroups-manage db online_data_migrations' reports           |
 |   nothing left to migrate.                                        |
@@ -227,7 +227,7 @@ forEachEngine((engine) => {
           check: 'Cell database schema',
           result: 'Warning',
           details:
-            `cell1 (${uuid}): the cell database is at schema version 1, this cellgroups needs 2\n` +
+            `cell1 (${uuid}): the cell database is at schema version 1, this cellgroups needs 3\n` +
             "Run 'cellgroups-manage db sync' for each of them once 'cellgroups-manage db online_data_migrations' reports nothing left to migrate.",
         },
       ]);
@@ -293,8 +293,8 @@ forEachEngine((engine) => {
       ]);
       expect(schemas).toMatchObject({ check: 'Cell database schema', result: 'Failure' });
       expect(must(schemas?.details, 'details').split('\n')).toEqual([
-        `cell0 (00000000-0000-0000-0000-000000000000): the cell database is at schema version 1, this cellgroups needs 2`,
-        `cell1 (${uuid}): the cell database is at schema version 1, this cellgroups needs 2`,
+        `cell0 (00000000-0000-0000-0000-000000000000): the cell database is at schema version 1, this cellgroups needs 3`,
+        `cell1 (${uuid}): the cell database is at schema version 1, this cellgroups needs 3`,
         expect.stringMatching(deadLine),
         expect.stringMatching(oddLine),
         expect.stringMatching(/^Run 'cellgroups-manage db sync'/),

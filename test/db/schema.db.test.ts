@@ -148,6 +148,10 @@ const CELL: Expected = {
       node: 'varchar?',
       display_name: 'varchar?',
       vm_state: 'varchar?',
+      // From cell schema 3 (cell/003-instance-usage.ts).
+      vcpus: 'integer?',
+      memory_mb: 'integer?',
+      hidden: 'boolean?',
       ...TIMESTAMPS,
       ...SOFT_DELETE,
     },
@@ -277,7 +281,7 @@ forEachEngine((engine) => {
     it('refuses a downgrade and an unknown version', async () => {
       await syncSchema(database, 'cell');
       await expect(syncSchema(database, 'cell', 0)).rejects.toThrow(
-        /downgrade is not supported: the cell database is at version 2, 0 was asked for/,
+        /downgrade is not supported: the cell database is at version 3, 0 was asked for/,
       );
       await expect(syncSchema(database, 'cell', 42)).rejects.toThrow(
         /Unknown cell schema version 42/,

@@ -1,16 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ApiProcess } from '../support/api-process.js';
 import {
-  cellgroupsManage,
   computeRequest,
   describeNova,
-  nova,
   novaApi,
+  startCellgroupsApi,
   type ApiAnswer,
+  type CellgroupsApi,
 } from '../support/nova/nova.js';
 
 type Side = 'nova' | 'cellgroups';
@@ -36,9 +32,8 @@ function createBody(microversion: string, name: string): unknown {
  * field, through both, at every microversion that changed the resource.
  */
 describeNova("cellgroups' API beside Nova's, on Nova's databases", () => {
-  let api: ApiProcess;
+  let api: CellgroupsApi;
   let base = '';
-  let dir = '';
   const owner: Caller = { user: 'alice', project: `parity-${randomUUID().slice(0, 8)}` };
   const other: Caller = { user: 'bob', project: `other-${randomUUID().slice(0, 8)}` };
   const admin: Caller = { user: 'admin', project: 'admin' };
@@ -58,24 +53,12 @@ describeNova("cellgroups' API beside Nova's, on Nova's databases", () => {
   }
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'cgt-nova-parity-'));
-    // Whatever cellgroups keeps beside Nova's tables (its quota fence) is made by its own sync.
-    const synced = await cellgroupsManage(['api_db', 'sync']);
-    expect(synced.code, synced.stderr).toBe(0);
-    api = new ApiProcess(['--config-file', nova().configFile], {
-      cwd: dir,
-      env: { OS_DEFAULT__OSAPI_COMPUTE_LISTEN_PORT: '0' },
-    });
-    base = await api.until('the listening address', () => {
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(api.stdout);
-      return match?.[1];
-    });
+    api = await startCellgroupsApi();
+    base = api.base;
   });
 
   afterAll(async () => {
-    api.child.kill('SIGTERM');
-    await api.exited;
-    rmSync(dir, { recursive: true, force: true });
+    await api.stop();
   });
 
   for (const microversion of ['2.1', '2.15', '2.64', '2.93']) {

@@ -28,6 +28,9 @@ const API_TABLES = [
 /** The table cellgroups adds to Nova's API database: Nova's tools neither read nor mind it. */
 export const OWN_API_TABLES: Readonly<Record<number, string>> = { 2: 'quota_fences' };
 
+/** Where a Nova cell database without the legacy group tables stands: the latest cell version. */
+const NOVA_CELL_WITHOUT_GROUPS = 3;
+
 /** The legacy group tables, which Nova's cell databases still carry (Zed included). */
 const LEGACY_GROUP_TABLE = 'instance_groups';
 
@@ -61,7 +64,8 @@ export async function readNovaMarker<DB>(
  * is at 1 with Nova's group, quota and mapping tables, and at 2 once
  * cellgroups' own quota fence table is there. A cell database still holding
  * the legacy group tables is at 1 (groups may remain); one without them can
- * hold no group, which is what version 2 means for a cell.
+ * hold no group (version 2 for a cell), and has the instance columns of
+ * version 3 (Nova's instances have had them since Stein): it is at 3.
  */
 export function novaSchemaVersion(
   kind: 'api' | 'cell',
@@ -86,7 +90,7 @@ export function novaSchemaVersion(
       `${found} but is an API database, not a cell database: check [database] connection.`,
     );
   }
-  return tables.has(LEGACY_GROUP_TABLE) ? 1 : 2;
+  return tables.has(LEGACY_GROUP_TABLE) ? 1 : NOVA_CELL_WITHOUT_GROUPS;
 }
 
 export function describeMarker(marker: NovaMarker): string {

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   createConnection,
@@ -6,6 +8,7 @@ import {
   type RowDataPacket,
 } from 'mysql2/promise';
 import { describe, inject } from 'vitest';
+import { ApiProcess } from '../api-process.js';
 import { runManage, type RunResult } from '../cli.js';
 import { novaEnv, run, type NovaDatabase, type Run } from './deployment.js';
 
@@ -131,4 +134,38 @@ export function novaExec(
   params: (string | number | null | readonly string[])[] = [],
 ): Promise<ResultSetHeader> {
   return withRoot(database, async (conn) => (await conn.query<ResultSetHeader>(sql, params))[0]);
+}
+
+/** cellgroups' API, started with Nova's nova.conf on a port of its own. */
+export interface CellgroupsApi {
+  /** Where it listens: `http://127.0.0.1:<port>`. */
+  readonly base: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `cellgroups-api --config-file <Nova's nova.conf>` beside Nova's API,
+ * after `api_db sync` (which adds only cellgroups' quota fence to Nova's API
+ * database).
+ */
+export async function startCellgroupsApi(): Promise<CellgroupsApi> {
+  const synced = await cellgroupsManage(['api_db', 'sync']);
+  if (synced.code !== 0) throw new Error(`api_db sync failed: ${synced.stderr}`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'cgt-nova-api-'));
+  const api = new ApiProcess(['--config-file', nova().configFile], {
+    cwd: dir,
+    env: { OS_DEFAULT__OSAPI_COMPUTE_LISTEN_PORT: '0' },
+  });
+  const base = await api.until('the listening address', () => {
+    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(api.stdout);
+    return match?.[1];
+  });
+  return {
+    base,
+    async stop() {
+      api.child.kill('SIGTERM');
+      await api.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
