@@ -3,6 +3,7 @@ import path from 'node:path';
 import { maskPassword, parseDatabaseUrl } from '../db/url.js';
 import { ConfigError } from '../errors.js';
 import { normalizeKey, normalizeSection, parseIni } from './ini.js';
+import { interpolate, type RawSetting } from './interpolate.js';
 import { OPTIONS, type OptionSpec, type OptionValues } from './options.js';
 
 /** The configuration every part of cellgroups runs with. */
@@ -49,7 +50,7 @@ export interface LoadOptions {
   readonly cwd?: string;
 }
 
-type Raw = Map<string, { value: string; origin: string }>;
+type Raw = Map<string, RawSetting>;
 
 const SECTIONS = Object.keys(OPTIONS) as (keyof typeof OPTIONS)[];
 
@@ -81,6 +82,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const files = (options.files ?? []).map((f) => path.resolve(cwd, f));
   const raw: Raw = new Map();
+  // Every setting of the files, read or not: a `$name` in a value may name any of them.
+  const everything: Raw = new Map();
   const ignored: IgnoredSetting[] = [];
 
   for (const file of files) {
@@ -98,6 +101,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
     const doc = parseIni(text, file);
     for (const [section, keys] of doc.sections) {
+      for (const [name, { values, line }] of keys) {
+        everything.set(`${section}.${name}`, {
+          value: values.at(-1) ?? '',
+          origin: `${file}:${line}: [${section}] ${name}`,
+        });
+      }
       if (!(section in OPTIONS)) {
         ignored.push({ origin: `${file}:${doc.sectionLines.get(section) ?? 0}`, section });
         continue;
@@ -117,10 +126,24 @@ export function loadConfig(options: LoadOptions = {}): Config {
     for (const name of Object.keys(OPTIONS[section])) {
       const variable = environmentName(section, name);
       const value = env[variable];
-      if (value !== undefined)
-        raw.set(`${section}.${name}`, { value, origin: `environment variable ${variable}` });
+      if (value !== undefined) {
+        const setting = { value, origin: `environment variable ${variable}` };
+        raw.set(`${section}.${name}`, setting);
+        everything.set(`${section}.${name}`, setting);
+      }
     }
   }
+
+  /** What `$name` finds: a setting of the files or the environment, else a default of cellgroups'. */
+  const lookup = (section: string, name: string): RawSetting | undefined => {
+    const key = `${normalizeSection(section)}.${normalizeKey(name)}`;
+    const set = everything.get(key);
+    if (set) return set;
+    const fallback = specOf(normalizeSection(section), normalizeKey(name))?.default;
+    return fallback === undefined || fallback === null
+      ? undefined
+      : { value: String(fallback), origin: `the default of [${section}] ${name}` };
+  };
 
   const values = Object.fromEntries(
     SECTIONS.map((section) => [
@@ -129,10 +152,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
         Object.entries(OPTIONS[section]).map(([name, spec]: [string, OptionSpec<unknown>]) => {
           const given = raw.get(`${normalizeSection(section)}.${normalizeKey(name)}`);
           if (!given) return [name, spec.default];
-          const parsed = spec.type.parse(given.value);
-          if (parsed === undefined && given.value !== '') {
+          const value = interpolate(given, section, lookup, [`[${section}] ${name}`]);
+          const parsed = spec.type.parse(value);
+          if (parsed === undefined && value !== '') {
             throw new ConfigError(
-              `${given.origin}: invalid value ${JSON.stringify(given.value)}: expected ${spec.type.expected}.`,
+              `${given.origin}: invalid value ${JSON.stringify(value)}: expected ${spec.type.expected}.`,
             );
           }
           return [name, parsed === undefined ? spec.default : parsed];

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +77,41 @@ describe('manage: configuration and command line', () => {
       `DEBUG: ${path.join(dir, 'nova.conf')}:53: [placement] is not a section cellgroups reads; ignored.`,
     );
     expect(lines.every((l) => l.startsWith('DEBUG: ') && l.endsWith('; ignored.'))).toBe(true);
+  });
+
+  it("expands oslo.config's $name references as Nova does, and names one it cannot expand", async () => {
+    const state = path.join(dir, 'state');
+    const file = conf(
+      [
+        '[DEFAULT]',
+        `state_path = ${state}`,
+        '[api_database]',
+        'connection = sqlite:///${DEFAULT.state_path}/nova_api.sqlite',
+        '[database]',
+        'connection = sqlite:///$state_path/nova.sqlite',
+        '',
+      ].join('\n'),
+    );
+    for (const command of [
+      ['api_db', 'sync'],
+      ['db', 'sync'],
+    ]) {
+      const result = await runManage(['--config-file', file, ...command], { cwd: dir });
+      expect(result.code, result.stderr).toBe(0);
+    }
+    expect(readdirSync(state).sort()).toEqual(['nova.sqlite', 'nova_api.sqlite']);
+    expect(await runManage(['--config-file', file, 'db', 'version'], { cwd: dir })).toMatchObject({
+      code: 0,
+      stdout: '3\n',
+    });
+
+    const unknown = conf('[database]\nconnection = sqlite:///$pybasedir/nova.sqlite\n');
+    const refused = await runManage(['--config-file', unknown, 'db', 'version'], { cwd: dir });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^ERROR: .*nova\.conf:2: \[database\] connection: \$pybasedir names no option set/,
+    );
+    expect(readdirSync(dir).sort()).toEqual(['nova.conf', 'state']);
   });
 
   it('names a config file that does not exist', async () => {

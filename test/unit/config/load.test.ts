@@ -221,4 +221,69 @@ describe('loadConfig', () => {
       `Config file ${path.join(dir, 'missing.conf')} does not exist.`,
     );
   });
+
+  describe("oslo.config's $name interpolation", () => {
+    it('expands $name from the same section, then [DEFAULT]; ${group.name} from another', () => {
+      const conf = file(
+        'nova.conf',
+        [
+          '[DEFAULT]',
+          'state_path = /var/lib/nova',
+          'db_host = 127.0.0.1',
+          '[database]',
+          'connection = sqlite:///$state_path/nova.sqlite',
+          '[api_database]',
+          'db_host = 10.0.0.9',
+          'password = p$$w',
+          'connection = mysql+pymysql://nova:${password}@$db_host/nova_api',
+          '[api]',
+          'max_limit = ${quota.server_groups}0',
+          '[quota]',
+          'server_groups = 5',
+          '',
+        ].join('\n'),
+      );
+      const config = loadConfig({ cwd: dir, env: {}, files: [conf] });
+      expect(config.statePath).toBe('/var/lib/nova');
+      expect(config.cellDatabaseUrl).toBe('sqlite:////var/lib/nova/nova.sqlite');
+      // [api_database] has its own db_host: it comes before [DEFAULT]'s. `$$` is one dollar sign.
+      expect(config.apiDatabaseUrl).toBe('mysql+pymysql://nova:p$w@10.0.0.9/nova_api');
+      expect(config.values.api.max_limit).toBe(50);
+    });
+
+    it("uses cellgroups' default for an option of its own the files leave out; keeps escaped and lone dollars", () => {
+      const conf = file(
+        'nova.conf',
+        '[database]\nconnection = sqlite:///$state_path/cell\\$1$.sqlite\n',
+      );
+      const config = loadConfig({ cwd: dir, env: {}, files: [conf] });
+      expect(config.cellDatabaseUrl).toBe('sqlite:///data/cell$1$.sqlite');
+    });
+
+    it('the environment is expanded too, and a reference may name an environment setting', () => {
+      const config = loadConfig({
+        cwd: dir,
+        env: {
+          OS_DEFAULT__STATE_PATH: '/srv/nova',
+          OS_DATABASE__CONNECTION: 'sqlite:///$state_path/c.sqlite',
+        },
+      });
+      expect(config.cellDatabaseUrl).toBe('sqlite:////srv/nova/c.sqlite');
+    });
+
+    it('a reference to nothing known, or back to itself, is an error naming it', () => {
+      const unknown = file('a.conf', '[database]\nconnection = sqlite:///$pybasedir/nova.sqlite\n');
+      expect(() => loadConfig({ cwd: dir, env: {}, files: [unknown] })).toThrow(ConfigError);
+      expect(() => loadConfig({ cwd: dir, env: {}, files: [unknown] })).toThrow(
+        /a\.conf:2: \[database\] connection: \$pybasedir names no option set/,
+      );
+      const loop = file(
+        'b.conf',
+        '[DEFAULT]\nstate_path = $other\nother = ${DEFAULT.state_path}\n',
+      );
+      expect(() => loadConfig({ cwd: dir, env: {}, files: [loop] })).toThrow(
+        /b\.conf:3: \[DEFAULT\] other: \$DEFAULT\.state_path refers back to itself \(\[DEFAULT\] state_path → \[DEFAULT\] other → \[DEFAULT\] state_path\)\./,
+      );
+    });
+  });
 });
