@@ -140,9 +140,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const set = everything.get(key);
     if (set) return set;
     const fallback = specOf(normalizeSection(section), normalizeKey(name))?.default;
-    return fallback === undefined || fallback === null
-      ? undefined
-      : { value: String(fallback), origin: `the default of [${section}] ${name}` };
+    // Only a single value can stand in a text (oslo.config refuses to substitute a list).
+    return typeof fallback === 'string' ||
+      typeof fallback === 'number' ||
+      typeof fallback === 'boolean'
+      ? { value: String(fallback), origin: `the default of [${section}] ${name}` }
+      : undefined;
   };
 
   const values = Object.fromEntries(
