@@ -451,8 +451,17 @@ export async function deleteInApi(db: Db, id: number): Promise<void> {
   await db.deleteFrom('instance_groups').where('id', '=', id).execute();
 }
 
-/** A group copied whole from elsewhere (the online migration): its times are kept. */
-export type CopiedGroup = Omit<InstanceGroup, 'location'>;
+/**
+ * A group copied whole from elsewhere (the online migration): its times are
+ * kept, and, when known, those of its policy and member rows (else the
+ * group's own).
+ */
+export type CopiedGroup = Omit<InstanceGroup, 'location'> & {
+  readonly rowTimes?: {
+    readonly policy: Date | null;
+    readonly members: ReadonlyMap<string, Date | null>;
+  };
+};
 
 const GROUP_COLUMNS: readonly BulkColumn[] = [
   { name: 'uuid', kind: 'text' },
@@ -524,13 +533,19 @@ export async function insertManyInApi(
         g.policy,
         // A legacy group has no rules: NULL, as Nova's own move to the API database wrote.
         encodeRules(Object.keys(g.rules).length === 0 ? undefined : g.rules),
-        g.createdAt,
+        g.rowTimes?.policy ?? g.createdAt,
       ]),
   );
   await engine.insertMany(
     db,
     'instance_group_member',
     MEMBER_COLUMNS,
-    groups.flatMap((g) => [...new Set(g.members)].map((m) => [groupId(g.uuid), m, g.createdAt])),
+    groups.flatMap((g) =>
+      [...new Set(g.members)].map((m) => [
+        groupId(g.uuid),
+        m,
+        g.rowTimes?.members.get(m) ?? g.createdAt,
+      ]),
+    ),
   );
 }

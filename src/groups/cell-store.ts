@@ -29,12 +29,23 @@ export async function hydrateInCell(
   cell: CellRef,
   rows: CellGroupRecord[],
 ): Promise<InstanceGroup[]> {
-  return (await readInCell(db, cell, rows)).groups;
+  // The row times are the migration's business; a reader sees the group.
+  return (await readInCell(db, cell, rows)).groups.map(({ rowTimes: _, ...group }) => group);
+}
+
+/**
+ * When the rows a group was read from were written: the policy row the group
+ * takes its policy from, and each member's first live row. A move copies
+ * them, so that a moved member keeps the time it joined the group.
+ */
+export interface RowTimes {
+  readonly policy: Date | null;
+  readonly members: ReadonlyMap<string, Date | null>;
 }
 
 /** Groups read from a cell, and the ids of the live policy and member rows they were read from. */
 export interface CellRead {
-  readonly groups: InstanceGroup[];
+  readonly groups: (InstanceGroup & { readonly rowTimes: RowTimes })[];
   readonly policyIds: number[];
   readonly memberIds: number[];
 }
@@ -50,39 +61,48 @@ export async function readInCell(
   const [policies, members] = await Promise.all([
     db
       .selectFrom('instance_group_policy')
-      .select(['id', 'group_id', 'policy'])
+      .select(['id', 'group_id', 'policy', 'created_at'])
       .where('group_id', 'in', ids)
       .where('deleted', '=', 0)
       .orderBy('id')
       .execute(),
     db
       .selectFrom('instance_group_member')
-      .select(['id', 'group_id', 'instance_id'])
+      .select(['id', 'group_id', 'instance_id', 'created_at'])
       .where('group_id', 'in', ids)
       .where('deleted', '=', 0)
       .orderBy('id')
       .execute(),
   ]);
-  const policyOf = new Map<number, string | null>();
-  for (const p of policies) if (!policyOf.has(p.group_id)) policyOf.set(p.group_id, p.policy);
-  const membersOf = new Map<number, Set<string>>();
+  // Rows come in id order: the first one of a group (or of a member) is the one that counts.
+  const policyOf = new Map<number, { policy: string | null; createdAt: Date | null }>();
+  for (const p of policies) {
+    if (!policyOf.has(p.group_id)) {
+      policyOf.set(p.group_id, { policy: p.policy, createdAt: p.created_at });
+    }
+  }
+  const membersOf = new Map<number, Map<string, Date | null>>();
   for (const m of members) {
     if (m.instance_id === null) continue;
-    const set = membersOf.get(m.group_id) ?? new Set<string>();
-    set.add(m.instance_id);
-    membersOf.set(m.group_id, set);
+    const joined = membersOf.get(m.group_id) ?? new Map<string, Date | null>();
+    if (!joined.has(m.instance_id)) joined.set(m.instance_id, m.created_at);
+    membersOf.set(m.group_id, joined);
   }
   const groups = rows.map((row) => ({
     uuid: row.uuid,
     name: row.name,
     userId: row.user_id,
     projectId: row.project_id,
-    policy: policyOf.get(row.id) ?? null,
+    policy: policyOf.get(row.id)?.policy ?? null,
     rules: {},
-    members: [...(membersOf.get(row.id) ?? [])],
+    members: [...(membersOf.get(row.id)?.keys() ?? [])],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     location: { kind: 'cell' as const, id: row.id, cellUuid: cell.uuid, cellName: cell.name },
+    rowTimes: {
+      policy: policyOf.get(row.id)?.createdAt ?? null,
+      members: membersOf.get(row.id) ?? new Map<string, Date | null>(),
+    },
   }));
   return { groups, policyIds: policies.map((p) => p.id), memberIds: members.map((m) => m.id) };
 }

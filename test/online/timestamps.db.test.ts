@@ -33,12 +33,34 @@ async function rawTimes(
     m: string | null;
   }>`
     select g.uuid as uuid, ${asText(database, 'g.created_at')} as c, ${asText(database, 'g.updated_at')} as u,
-      (select max(${asText(database, 'p.created_at')}) from instance_group_policy p where p.group_id = g.id) as p,
-      (select max(${asText(database, 'm.created_at')}) from instance_group_member m where m.group_id = g.id) as m
+      (select ${asText(database, 'p.created_at')} from instance_group_policy p
+        where p.group_id = g.id ${where === 'cell' ? sql`and p.deleted = 0` : sql``}
+        order by p.id limit 1) as p
     from instance_groups g ${live}`.execute(database.db);
-  return new Map(
-    rows.map((r) => [r.uuid, { created: r.c, updated: r.u, policy: r.p, member: r.m }]),
-  );
+  return new Map(rows.map((r) => [r.uuid, { created: r.c, updated: r.u, policy: r.p }]));
+}
+
+/** When each member joined its group (its first live row), keyed by "group uuid member". */
+async function memberTimes(
+  database: Database<unknown>,
+  where: 'cell' | 'api',
+): Promise<Map<string, string | null>> {
+  const { rows } =
+    where === 'cell'
+      ? await sql<{ uuid: string; member: string; t: string | null }>`
+          select g.uuid as uuid, m.instance_id as member, ${asText(database, 'm.created_at')} as t
+          from instance_group_member m join instance_groups g on g.id = m.group_id
+          where g.deleted = 0 and m.deleted = 0 order by m.id`.execute(database.db)
+      : await sql<{ uuid: string; member: string; t: string | null }>`
+          select g.uuid as uuid, m.instance_uuid as member, ${asText(database, 'm.created_at')} as t
+          from instance_group_member m join instance_groups g on g.id = m.group_id
+          order by m.id`.execute(database.db);
+  const times = new Map<string, string | null>();
+  for (const r of rows) {
+    const key = `${r.uuid} ${r.member}`;
+    if (!times.has(key)) times.set(key, r.t === null ? null : (sameForm({ t: r.t }).t ?? null));
+  }
+  return times;
 }
 
 /** What each engine's text cast prints, reduced to one form to compare (PostgreSQL drops trailing zeros). */
@@ -88,14 +110,33 @@ forEachEngine((engine) => {
         await sql`update instance_groups set created_at = ${created}, updated_at = ${updated} where id = ${id}`.execute(
           cell.db,
         );
-        await sql`update instance_group_policy set created_at = ${created} where group_id = ${id}`.execute(
-          cell.db,
-        );
-        await sql`update instance_group_member set created_at = ${created} where group_id = ${id}`.execute(
+        await sql`update instance_group_policy set created_at = ${`2025-05-0${i + 1} 05:05:05.05050${i}`} where group_id = ${id}`.execute(
           cell.db,
         );
       }
+      // Each member joined at a time of its own, the second row of a member written twice later still.
+      const memberRows = await cell.db
+        .selectFrom('instance_group_member')
+        .select('id')
+        .orderBy('id')
+        .execute();
+      for (const [i, { id }] of memberRows.entries()) {
+        const joined = `2026-11-2${i} 0${i}:00:0${i}.00000${i + 1}`;
+        await sql`update instance_group_member set created_at = ${joined} where id = ${id}`.execute(
+          cell.db,
+        );
+      }
+      // A member written twice: the move keeps the first row's time.
+      const [firstId] = await sql<{
+        id: number;
+      }>`select id from instance_groups where uuid = ${must(uuids[0])}`
+        .execute(cell.db)
+        .then((r) => r.rows.map((row) => row.id));
+      await sql`insert into instance_group_member (instance_id, group_id, created_at, deleted)
+        values ('m-1', ${must(firstId)}, '2026-12-01 00:00:00.999999', 0)`.execute(cell.db);
       const before = await rawTimes(cell as Database<unknown>, 'cell');
+      const joinedBefore = await memberTimes(cell as Database<unknown>, 'cell');
+      expect(joinedBefore.size).toBe(3);
       if (engine.name !== 'mysql') {
         // The cell really holds the microseconds (else the test would prove nothing).
         expect(sameForm(must(before.get(must(uuids[0]))))).toMatchObject({
@@ -111,6 +152,7 @@ forEachEngine((engine) => {
       for (const uuid of uuids) {
         expect(sameForm(must(after.get(uuid))), uuid).toEqual(sameForm(must(before.get(uuid))));
       }
+      expect(await memberTimes(cloud.api as Database<unknown>, 'api')).toEqual(joinedBefore);
     });
   });
 });
