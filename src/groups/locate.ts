@@ -93,6 +93,32 @@ export class GroupLocator {
   }
 
   /**
+   * A write transaction on an API copy, with the same bound: the row may be
+   * held by a migration batch copying the group (or a migration process
+   * stopped between its statements), and a request must not wait for as
+   * long as that lasts.
+   */
+  private async inApi<T>(
+    uuid: string,
+    work: (tx: Transaction<ApiDatabase>) => Promise<T>,
+  ): Promise<T> {
+    const { api } = this;
+    try {
+      return await withRetry(api, () =>
+        api.engine.boundedTransaction(api.db, this.lockWaitMs, work),
+      );
+    } catch (error) {
+      if (!(error instanceof LockTimeout)) throw error;
+      throw new LockTimeout(
+        `Instance group ${uuid} is locked in the API database (an online migration batch or ` +
+          `another write holds it) for longer than ${this.lockWaitMs / 1000} s ` +
+          '([cellgroups] lock_wait_timeout); nothing was changed, try again.',
+        { cause: error },
+      );
+    }
+  }
+
+  /**
    * API database first, then every cell (in cell order; the first cell that
    * has it wins). Throws GroupNotFound when no database has it, or
    * CellUnavailable when it is not found but a cell did not answer (the
@@ -155,15 +181,13 @@ export class GroupLocator {
       if (!ctx.isAdmin && projectId !== ctx.projectId) throw new GroupNotFound(uuid);
     };
     for (let attempt = 0; attempt < 3; attempt++) {
-      const inApi = await withRetry(this.api, () =>
-        this.api.db.transaction().execute(async (tx) => {
-          const locked = await lockInApi(tx, this.api.engine, uuid);
-          if (locked === undefined) return MOVED;
-          allowed(locked.project_id);
-          await touchInApi(tx, locked.id);
-          return { value: await write.api(tx, locked.id) };
-        }),
-      );
+      const inApi = await this.inApi(uuid, async (tx) => {
+        const locked = await lockInApi(tx, this.api.engine, uuid);
+        if (locked === undefined) return MOVED;
+        allowed(locked.project_id);
+        await touchInApi(tx, locked.id);
+        return { value: await write.api(tx, locked.id) };
+      });
       if (inApi !== MOVED) return inApi.value;
 
       const located = await this.findInCells(lookupByUuid(uuid));
@@ -203,15 +227,13 @@ export class GroupLocator {
       if (!ctx.isAdmin && projectId !== ctx.projectId) throw new GroupNotFound(uuid);
     };
     const retired = await this.retireCellCopies(uuid, allowed);
-    const deleted = await withRetry(this.api, () =>
-      this.api.db.transaction().execute(async (tx) => {
-        const locked = await lockInApi(tx, this.api.engine, uuid);
-        if (locked === undefined) return false;
-        allowed(locked.project_id);
-        await deleteInApi(tx, locked.id);
-        return true;
-      }),
-    );
+    const deleted = await this.inApi(uuid, async (tx) => {
+      const locked = await lockInApi(tx, this.api.engine, uuid);
+      if (locked === undefined) return false;
+      allowed(locked.project_id);
+      await deleteInApi(tx, locked.id);
+      return true;
+    });
     if (!retired && !deleted) throw new GroupNotFound(uuid);
   }
 

@@ -130,5 +130,45 @@ forEachEngine((engine) => {
       expect((await request(url, { method: 'DELETE', headers: TOKEN })).status).toBe(204);
       expect((await request(url, { headers: TOKEN })).status).toBe(404);
     }, 60_000);
+
+    it('a write to a group in the API database whose row is held answers 409 within the bound', async () => {
+      cloud = await createMigrationCloud(engine);
+      server = new ApiProcess(['--config-file', cloud.deployment.config], {
+        cwd: cloud.deployment.dir,
+        env: {
+          OS_DEFAULT__OSAPI_COMPUTE_LISTEN_PORT: '0',
+          OS_CELLGROUPS__LOCK_WAIT_TIMEOUT: String(LOCK_WAIT_S),
+        },
+      });
+      const base = `${await server.listening()}/v2.1/os-server-groups`;
+      const created = await request(base, {
+        method: 'POST',
+        headers: TOKEN,
+        body: { server_group: { name: 'in-api', policies: ['affinity'] } },
+      });
+      expect(created.status, created.body).toBe(200);
+      const group = (JSON.parse(created.body) as { server_group: { id: string } }).server_group.id;
+      const url = `${base}/${group}`;
+
+      // As a migration batch holds the API copy of a group it is copying (both databases
+      // have instance_groups with id and uuid).
+      held = await holdRow(cloud.api as unknown as Database<CellDatabase>, group);
+      const started = Date.now();
+      const refused = await request(url, { method: 'DELETE', headers: TOKEN });
+      const elapsed = Date.now() - started;
+      expect(refused.status, refused.body).toBe(409);
+      expect(
+        (JSON.parse(refused.body) as { conflictingRequest: { message: string } }).conflictingRequest
+          .message,
+      ).toMatch(/locked in the API database.*lock_wait_timeout.*try again/);
+      expect(elapsed).toBeGreaterThanOrEqual(LOCK_WAIT_S * 1000 - 100);
+      expect(elapsed).toBeLessThan(CELL_TIMEOUT_MS + LOCK_WAIT_S * 1000);
+
+      await held.release();
+      held = undefined;
+      expect((await request(url, { headers: TOKEN })).status).toBe(200);
+      expect((await request(url, { method: 'DELETE', headers: TOKEN })).status).toBe(204);
+      expect((await request(url, { headers: TOKEN })).status).toBe(404);
+    }, 60_000);
   });
 });
