@@ -186,7 +186,7 @@ export const OPTIONS = {
     lock_wait_timeout: option(
       seconds(0),
       3,
-      'Seconds a write waits for a group row that another transaction holds in a cell database (an online migration batch, another writer, a stopped process) before it gives up with 409 Conflict, changing nothing. A request then waits at most cell_timeout plus this. MariaDB/MySQL count whole seconds (rounded up, at least 1). See docs/write-bounds.md.',
+      'Seconds a write waits for a group row that another transaction holds in a cell database or the API database (an online migration batch, another writer, a stopped process) before it gives up with 409 Conflict, changing nothing. A request then waits at most cell_timeout plus this. MariaDB/MySQL count whole seconds (rounded up, at least 1). See docs/write-bounds.md.',
     ),
   },
   // Nova's [quota] defaults. Only the two server-group quotas are enforced
@@ -235,6 +235,11 @@ export const OPTIONS = {
     ),
     server_groups: option(integer(-1), 10, 'Server groups per project (-1: unlimited).'),
     server_group_members: option(integer(-1), 10, 'Servers per server group (-1: unlimited).'),
+    count_usage_from_placement: option(
+      bool,
+      false,
+      "Nova's choice of where instances, cores and RAM in use are counted. cellgroups has no placement client: it always counts them from the cell databases, as Nova does with False, and warns at start when this is True (its /limits usage may then differ from Nova's).",
+    ),
   },
 } as const;
 

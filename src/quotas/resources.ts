@@ -59,7 +59,7 @@ export function configuredDefaults(config: Config): QuotaLimits {
   for (const resource of QUOTA_RESOURCES) {
     limits[resource] = NETWORK_RESOURCES.includes(resource)
       ? -1
-      : quota[resource as keyof typeof quota];
+      : quota[resource as Exclude<keyof typeof quota, 'count_usage_from_placement'>];
   }
   return limits;
 }

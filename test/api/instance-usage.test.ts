@@ -8,7 +8,9 @@ import type { Database } from '../../src/db/connection.js';
 import type { CellDatabase } from '../../src/db/schema/cell.js';
 import { UNAVAILABLE_CELLS_HEADER } from '../../src/api/http/down-cells.js';
 import { createCloud, downCellUrl, SECRET, type TestCloud } from '../support/cloud.js';
-import { forEachEngine } from '../support/engines.js';
+import { ApiProcess } from '../support/api-process.js';
+import { createDeployment } from '../support/deployment.js';
+import { forEachEngine, testEngines } from '../support/engines.js';
 import { must } from '../support/must.js';
 
 /** An instance row as Nova writes one, with what its quota count reads. */
@@ -252,5 +254,26 @@ forEachEngine((engine) => {
         cloud.service.cells.refresh();
       }
     });
+  });
+});
+
+describe('[quota] count_usage_from_placement = True', () => {
+  it('is warned about when the server starts: usage is counted from the cells all the same', async () => {
+    const d = await createDeployment(must(testEngines()[0]), {
+      DEFAULT: { osapi_compute_listen_port: '0' },
+      quota: { count_usage_from_placement: 'True' },
+    });
+    const server = new ApiProcess(['--config-file', d.config, '--bootstrap'], { cwd: d.dir });
+    try {
+      await server.listening();
+      const warning = server.log.find((line) => line.level === 40);
+      expect(warning?.msg).toMatch(
+        /^\[quota\] count_usage_from_placement = True: cellgroups has no placement client and counts instances, cores and RAM in use from the cell databases/,
+      );
+    } finally {
+      server.kill('SIGKILL');
+      await server.exited;
+      await d.destroy();
+    }
   });
 });

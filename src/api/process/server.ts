@@ -38,6 +38,13 @@ async function main(argv: readonly string[]): Promise<void> {
   const log = pino({ level: config.values.DEFAULT.debug ? 'debug' : 'info' });
   if (!cluster.isWorker) {
     for (const setting of config.ignored) log.debug(describeIgnored(setting));
+    if (config.values.quota.count_usage_from_placement) {
+      log.warn(
+        '[quota] count_usage_from_placement = True: cellgroups has no placement client and counts ' +
+          'instances, cores and RAM in use from the cell databases (as Nova does with False); ' +
+          "its /limits and os-quota-sets usage may differ from Nova's.",
+      );
+    }
   }
   if (cluster.isWorker) {
     // Forked by the primary below, with the same arguments: it bootstrapped already.
