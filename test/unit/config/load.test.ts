@@ -187,9 +187,11 @@ describe('loadConfig', () => {
         'database connection_recycle_time',
         'keystone_authtoken memcached_servers',
         'quota driver',
-        'quota count_usage_from_placement',
       ]),
     );
+    // Read, to warn when it is True (usage is counted from the cells here).
+    expect(ignored).not.toContain('quota count_usage_from_placement');
+    expect(config.values.quota.count_usage_from_placement).toBe(false);
     expect(ignored.filter((s) => s.startsWith('placement'))).toEqual(['placement *']);
     expect(describeIgnored(config.ignored[0] ?? { origin: '', section: '' })).toBe(
       `${nova}:5: [DEFAULT] host is not an option cellgroups reads; ignored.`,
