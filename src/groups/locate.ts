@@ -66,17 +66,18 @@ export class GroupLocator {
   ) {}
 
   /**
-   * A write transaction on a cell copy, its lock waits bounded: a row held
-   * by a migration batch (or a stopped migration process, or another
-   * writer) makes it give up with LockTimeout after `lockWaitMs`, having
-   * changed nothing, instead of hanging the request (docs/write-bounds.md).
+   * A write transaction on one copy of group `uuid`, its lock waits bounded:
+   * the row may be held by a migration batch (or a migration process stopped
+   * mid-batch, or another writer), and a request must not wait for as long as
+   * that lasts. It gives up with LockTimeout after `lockWaitMs`, having
+   * changed nothing (docs/write-bounds.md). `where` names the database.
    */
-  private async inCell<T>(
-    cell: Cell,
+  private async bounded<DB, T>(
+    database: Database<DB>,
+    where: string,
     uuid: string,
-    work: (tx: Transaction<CellDatabase>) => Promise<T>,
+    work: (tx: Transaction<DB>) => Promise<T>,
   ): Promise<T> {
-    const { database } = cell;
     try {
       return await withRetry(database, () =>
         database.engine.boundedTransaction(database.db, this.lockWaitMs, work),
@@ -84,38 +85,29 @@ export class GroupLocator {
     } catch (error) {
       if (!(error instanceof LockTimeout)) throw error;
       throw new LockTimeout(
-        `Instance group ${uuid} is locked in cell ${cell.mapping.name ?? cell.mapping.uuid} ` +
-          `(an online migration batch or another write holds it) for longer than ` +
-          `${this.lockWaitMs / 1000} s ([cellgroups] lock_wait_timeout); nothing was changed, try again.`,
+        `Instance group ${uuid} is locked in ${where} (an online migration batch or another ` +
+          `write holds it) for longer than ${this.lockWaitMs / 1000} s ` +
+          '([cellgroups] lock_wait_timeout); nothing was changed, try again.',
         { cause: error },
       );
     }
   }
 
-  /**
-   * A write transaction on an API copy, with the same bound: the row may be
-   * held by a migration batch copying the group (or a migration process
-   * stopped between its statements), and a request must not wait for as
-   * long as that lasts.
-   */
-  private async inApi<T>(
+  private inCell<T>(
+    cell: Cell,
     uuid: string,
-    work: (tx: Transaction<ApiDatabase>) => Promise<T>,
+    work: (tx: Transaction<CellDatabase>) => Promise<T>,
   ): Promise<T> {
-    const { api } = this;
-    try {
-      return await withRetry(api, () =>
-        api.engine.boundedTransaction(api.db, this.lockWaitMs, work),
-      );
-    } catch (error) {
-      if (!(error instanceof LockTimeout)) throw error;
-      throw new LockTimeout(
-        `Instance group ${uuid} is locked in the API database (an online migration batch or ` +
-          `another write holds it) for longer than ${this.lockWaitMs / 1000} s ` +
-          '([cellgroups] lock_wait_timeout); nothing was changed, try again.',
-        { cause: error },
-      );
-    }
+    return this.bounded(
+      cell.database,
+      `cell ${cell.mapping.name ?? cell.mapping.uuid}`,
+      uuid,
+      work,
+    );
+  }
+
+  private inApi<T>(uuid: string, work: (tx: Transaction<ApiDatabase>) => Promise<T>): Promise<T> {
+    return this.bounded(this.api, 'the API database', uuid, work);
   }
 
   /**

@@ -1,20 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  computeRequest,
   describeNova,
   novaApi,
   startCellgroupsApi,
   type ApiAnswer,
+  type Caller,
   type CellgroupsApi,
 } from '../support/nova/nova.js';
-
-type Side = 'nova' | 'cellgroups';
-
-interface Caller {
-  readonly user: string;
-  readonly project: string;
-}
 
 /** The body a create takes at `microversion`, for a policy Nova accepts there. */
 function createBody(microversion: string, name: string): unknown {
@@ -33,28 +26,14 @@ function createBody(microversion: string, name: string): unknown {
  */
 describeNova("cellgroups' API beside Nova's, on Nova's databases", () => {
   let api: CellgroupsApi;
-  let base = '';
   const owner: Caller = { user: 'alice', project: `parity-${randomUUID().slice(0, 8)}` };
   const other: Caller = { user: 'bob', project: `other-${randomUUID().slice(0, 8)}` };
   const admin: Caller = { user: 'admin', project: 'admin' };
 
-  function call(
-    side: Side,
-    method: string,
-    route: string,
-    caller: Caller,
-    microversion: string,
-    body?: unknown,
-  ): Promise<ApiAnswer> {
-    const options = { ...caller, microversion, ...(body === undefined ? {} : { body }) };
-    return side === 'nova'
-      ? novaApi(method, route, options)
-      : computeRequest(base, method, route, options);
-  }
+  const call: CellgroupsApi['call'] = (...args) => api.call(...args);
 
   beforeAll(async () => {
     api = await startCellgroupsApi();
-    base = api.base;
   });
 
   afterAll(async () => {

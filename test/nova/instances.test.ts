@@ -2,22 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  computeRequest,
   describeNova,
-  novaApi,
   novaExec,
   novaSql,
   startCellgroupsApi,
   type ApiAnswer,
+  type Caller,
   type CellgroupsApi,
 } from '../support/nova/nova.js';
-
-type Side = 'nova' | 'cellgroups';
-
-interface Caller {
-  readonly user: string;
-  readonly project: string;
-}
 
 /** An instance as Nova's compute would have left it in a cell database, and its mapping. */
 interface Instance {
@@ -53,33 +45,8 @@ describeNova("instances in Nova's cells, read by both APIs", () => {
   const admin: Caller = { user: 'admin', project: 'admin' };
   let groupId = '';
 
-  function call(
-    side: Side,
-    method: string,
-    route: string,
-    caller: Caller,
-    microversion: string,
-    body?: unknown,
-  ): Promise<ApiAnswer> {
-    const options = { ...caller, microversion, ...(body === undefined ? {} : { body }) };
-    return side === 'nova'
-      ? novaApi(method, route, options)
-      : computeRequest(api.base, method, route, options);
-  }
-
-  /** The same request through both APIs: their answers, Nova's first. */
-  async function both(
-    method: string,
-    route: string,
-    caller: Caller,
-    microversion: string,
-    body?: unknown,
-  ): Promise<[ApiAnswer, ApiAnswer]> {
-    return Promise.all([
-      call('nova', method, route, caller, microversion, body),
-      call('cellgroups', method, route, caller, microversion, body),
-    ]);
-  }
+  const call: CellgroupsApi['call'] = (...args) => api.call(...args);
+  const both: CellgroupsApi['both'] = (...args) => api.both(...args);
 
   async function writeInstance(instance: Instance, cells: Map<string, number>): Promise<string> {
     const uuid = randomUUID();

@@ -136,10 +136,36 @@ export function novaExec(
   return withRoot(database, async (conn) => (await conn.query<ResultSetHeader>(sql, params))[0]);
 }
 
+/** Which of the two APIs a request goes to. */
+export type Side = 'nova' | 'cellgroups';
+
+/** Who calls, as noauth2 takes it (admin is the user id `admin`). */
+export interface Caller {
+  readonly user: string;
+  readonly project: string;
+}
+
 /** cellgroups' API, started with Nova's nova.conf on a port of its own. */
 export interface CellgroupsApi {
   /** Where it listens: `http://127.0.0.1:<port>`. */
   readonly base: string;
+  /** One request, as `caller` at `microversion`, through Nova's API or this one. */
+  call(
+    side: Side,
+    method: string,
+    route: string,
+    caller: Caller,
+    microversion: string,
+    body?: unknown,
+  ): Promise<ApiAnswer>;
+  /** The same request through both APIs: their answers, Nova's first. */
+  both(
+    method: string,
+    route: string,
+    caller: Caller,
+    microversion: string,
+    body?: unknown,
+  ): Promise<[ApiAnswer, ApiAnswer]>;
   stop(): Promise<void>;
 }
 
@@ -160,8 +186,20 @@ export async function startCellgroupsApi(): Promise<CellgroupsApi> {
     const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(api.stdout);
     return match?.[1];
   });
+  const call: CellgroupsApi['call'] = (side, method, route, caller, microversion, body) => {
+    const options = { ...caller, microversion, ...(body === undefined ? {} : { body }) };
+    return side === 'nova'
+      ? novaApi(method, route, options)
+      : computeRequest(base, method, route, options);
+  };
   return {
     base,
+    call,
+    both: (method, route, caller, microversion, body) =>
+      Promise.all([
+        call('nova', method, route, caller, microversion, body),
+        call('cellgroups', method, route, caller, microversion, body),
+      ]),
     async stop() {
       api.child.kill('SIGTERM');
       await api.exited;
