@@ -11,7 +11,7 @@ import {
   type FormatOptions,
 } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { renderJson, renderTable } from '../output.js';
+import { maskLikeNovaManage, renderJson, renderTable } from '../output.js';
 import { withApiDatabase } from './api-database.js';
 import { reportSync } from './schema-output.js';
 
@@ -138,20 +138,23 @@ export function registerCellV2Commands(program: Command, action: ActionWrapper):
     .addOption(formatOption())
     .action(
       action(async (ctx, options: { verbose?: boolean } & FormatOptions) => {
-        const cells = await withCells(ctx, (registry) => registry.list());
-        const rows = cells
-          .map((cell) => cellJson(cell, options.verbose ?? false))
-          .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''));
+        const verbose = options.verbose ?? false;
+        // Python's sort of the names: by code point, not by locale.
+        const cells = (await withCells(ctx, (registry) => registry.list())).sort((a, b) =>
+          (a.name ?? '') < (b.name ?? '') ? -1 : (a.name ?? '') > (b.name ?? '') ? 1 : 0,
+        );
+        const shown = (url: string | null) =>
+          url === null ? null : verbose ? url : maskLikeNovaManage(url);
         ctx.out(
           options.format === 'json'
-            ? renderJson(rows)
+            ? renderJson(cells.map((cell) => cellJson(cell, verbose)))
             : renderTable(
                 ['Name', 'UUID', 'Transport URL', 'Database Connection', 'Disabled'],
-                rows.map((c) => [
+                cells.map((c) => [
                   c.name ?? '',
                   c.uuid,
-                  c.transport_url,
-                  c.database_connection,
+                  shown(c.transportUrl),
+                  shown(c.databaseConnection),
                   c.disabled,
                 ]),
               ),
