@@ -22,6 +22,7 @@ import { cellInstanceCounter, QuotaService } from '../quotas/service.js';
 import { limitRoutes } from './routes/limits.js';
 import { quotaSetRoutes } from './routes/quota-sets.js';
 import { serverGroupRoutes } from './routes/server-groups.js';
+import { NOT_FOUND, webobPage } from './http/webob-pages.js';
 import { lenientUrl } from './http/urls.js';
 import { negotiateVersions } from './http/versioning.js';
 
@@ -94,9 +95,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     done();
   });
   // An unrouted path or method gets Nova's (webob's) 404 page, not Fastify's JSON or a 405.
-  app.setNotFoundHandler((_request, reply) =>
-    reply.code(404).header('content-type', 'text/html; charset=UTF-8').send(NOT_FOUND_PAGE),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const page = webobPage(request.raw, NOT_FOUND);
+    return reply.code(404).header('content-type', page.contentType).send(page.body);
+  });
   // Nova sends a bare `application/json`; Fastify always adds a charset to
   // JSON. Clients compare the header, so every response gets Nova's.
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -153,19 +155,6 @@ export function buildApp(options: AppOptions): FastifyInstance {
  * limit here (a 413 fault).
  */
 const MAX_REQUEST_BODY_SIZE = 114_688;
-
-const NOT_FOUND_PAGE = `<html>
- <head>
-  <title>404 Not Found</title>
- </head>
- <body>
-  <h1>404 Not Found</h1>
-  The resource could not be found.<br /><br />
-
-
-
- </body>
-</html>`;
 
 /** One log line per request, when it is answered, with its request id (Fastify writes two). */
 class OneLinePerRequest extends LogController {

@@ -29,6 +29,7 @@ const RUNS = { sqlite: 500, server: 150 };
 const runsOverride = Number.parseInt(process.env.CELLGROUPS_PROPERTY_RUNS ?? '', 10);
 
 const NOT_FOUND_PAGE_TITLE = '<title>404 Not Found</title>';
+const NOT_FOUND_PLAIN = '404 Not Found\n\nThe resource could not be found.\n\n   ';
 // What must never reach a user: internals of a thrown error or of a value that went wrong.
 const LEAKS = [
   /\bat .*\(.*:\d+:\d+\)/, // a stack frame
@@ -549,11 +550,24 @@ function checkNoLeak(message: string, asked: string): void {
   }
 }
 
-/** A 4xx is Nova's HTML 404 page or a fault body whose code is the status. */
+/**
+ * A 4xx is the router's 404 page (webob's, as HTML, JSON or plain text after
+ * the Accept header) or a fault body whose code is the status.
+ */
 function checkError(answer: Answer, method: string, asked: string): void {
   if (answer.contentType?.startsWith('text/html')) {
     expect(answer.status).toBe(404);
     if (method !== 'HEAD') expect(answer.body).toContain(NOT_FOUND_PAGE_TITLE);
+    return;
+  }
+  if (answer.contentType === 'text/plain; charset=UTF-8') {
+    expect(answer.status).toBe(404);
+    expect(answer.body).toBe(NOT_FOUND_PLAIN);
+    return;
+  }
+  if (answer.contentType === 'application/json') {
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: '404 Not Found', title: 'Not Found' });
     return;
   }
   expect(answer.contentType).toBe(FAULT_CONTENT_TYPE);

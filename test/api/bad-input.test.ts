@@ -99,10 +99,16 @@ forEachEngine((engine) => {
 
       it('an unrouted request is the 404 page whatever its body', async () => {
         const answer = await call('PATCH', '/v2.1/os-server-groups/x', {
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', accept: '*/*' },
           payload: '{not json',
         });
         expect([answer.status, answer.type]).toEqual([404, 'text/html; charset=UTF-8']);
+        // With no Accept header at all, webob's page is plain text (as from the real Nova).
+        const bare = await call('PATCH', '/v2.1/os-server-groups/x', {
+          headers: { 'content-type': 'application/json' },
+          payload: '{not json',
+        });
+        expect([bare.status, bare.type]).toEqual([404, 'text/plain; charset=UTF-8']);
       });
     });
 

@@ -27,8 +27,12 @@ const UNAUTHORIZED = {
     message: 'The request you have made requires authentication.',
   },
 };
+/** keystonemiddleware's 503: webob's page, here as JSON (the client accepts it). */
 const UNAVAILABLE = {
-  computeFault: { code: 503, message: 'The Keystone service is temporarily unavailable.' },
+  message:
+    'The server is currently unavailable. Please try again at a later time.<br /><br />\nThe Keystone service is temporarily unavailable.\n\n',
+  code: '503 Service Unavailable',
+  title: 'Service Unavailable',
 };
 
 const template = keystoneForThisRun();
@@ -110,6 +114,7 @@ maybe('keystone auth strategy (real Keystone)', () => {
       url,
       headers: {
         'openstack-api-version': 'compute 2.64',
+        accept: 'application/json',
         ...(token === undefined ? {} : { 'x-auth-token': token }),
       },
       ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
@@ -292,7 +297,7 @@ maybe('keystone auth strategy (real Keystone)', () => {
       const answer = await wrong.inject({
         method: 'GET',
         url: '/v2.1/os-server-groups',
-        headers: { 'x-auth-token': tokens.alice },
+        headers: { 'x-auth-token': tokens.alice, accept: 'application/json' },
       });
       expect(answer.statusCode).toBe(503);
       expect(answer.json()).toEqual(UNAVAILABLE);
@@ -315,8 +320,12 @@ maybe('keystone auth strategy (real Keystone)', () => {
         url: '/v2.1/os-server-groups',
         headers: { 'x-auth-token': tokens.alice },
       });
+      // No Accept header: webob's plain-text page.
+      expect(answer.headers['content-type']).toBe('text/plain; charset=UTF-8');
+      expect(answer.body).toBe(
+        '503 Service Unavailable\n\nThe server is currently unavailable. Please try again at a later time.\n\n The Keystone service is temporarily unavailable.  ',
+      );
       expect(answer.statusCode).toBe(503);
-      expect(answer.json()).toEqual(UNAVAILABLE);
       expect(Date.now() - started).toBeLessThan(2500);
     } finally {
       await slow.close();
@@ -335,8 +344,8 @@ maybe('keystone auth strategy (real Keystone)', () => {
     const answer = await ask('GET', '/v2.1/os-server-groups', freshToken);
     expect(answer.statusCode).toBe(503);
     expect(answer.json()).toEqual(UNAVAILABLE);
-    // Nova's fault content type (the 401 above is keystonemiddleware's, without a charset).
-    expect(answer.headers['content-type']).toBe('application/json; charset=UTF-8');
+    // webob's JSON content type, without a charset.
+    expect(answer.headers['content-type']).toBe('application/json');
     expect(answer.headers['x-openstack-request-id']).toMatch(/^req-/);
     // Refused connections are retried briefly, well within http_connect_timeout (5 s).
     expect(Date.now() - started).toBeLessThan(5000);

@@ -34,7 +34,10 @@ export async function replay(app: FastifyInstance, sample: Sample): Promise<Comp
   const response = await app.inject({
     method: method as 'GET',
     url: path,
-    headers: { host: '127.0.0.1:18774', ...Object.fromEntries(headers) },
+    // The capturing client sent `Accept: */*` without recording it: Nova answers its unrouted
+    // 404 as HTML (as in the samples) only to a client that sends an Accept header; with none at
+    // all it is plain text (checked against the real Nova, test/nova/faults.test.ts).
+    headers: { host: '127.0.0.1:18774', accept: '*/*', ...Object.fromEntries(headers) },
     ...(body === null || body === undefined
       ? {}
       : { payload: typeof body === 'string' ? body : JSON.stringify(body) }),

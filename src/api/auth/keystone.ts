@@ -3,6 +3,7 @@ import type { Config } from '../../config/load.js';
 import { requestContext } from '../../context.js';
 import { ConfigError, Forbidden, IdentityUnavailable } from '../../errors.js';
 import type { AuthStrategy } from './strategy.js';
+import { KEYSTONE_UNAVAILABLE, webobPage } from '../http/webob-pages.js';
 import { IdentityClient, identityV3Url } from './identity.js';
 import { TokenCache } from './token-cache.js';
 
@@ -79,13 +80,15 @@ export function keystoneAuth(config: Config, options: KeystoneAuthOptions = {}):
         try {
           info = await identity.validate(token);
         } catch (error) {
-          if (error instanceof IdentityUnavailable) {
-            request.log.error(
-              { identity: authUrl, reason: error.reason },
-              `Unable to validate token: ${error.reason}`,
-            );
-          }
-          throw error;
+          if (!(error instanceof IdentityUnavailable)) throw error;
+          request.log.error(
+            { identity: authUrl, reason: error.reason },
+            `Unable to validate token: ${error.reason}`,
+          );
+          // keystonemiddleware answers before Nova's app: webob's page, not a compute fault.
+          const page = webobPage(request.raw, KEYSTONE_UNAVAILABLE);
+          void reply.code(503).header('content-type', page.contentType).send(page.body);
+          return 'answered';
         }
         if (info === undefined) {
           request.log.info('Rejecting request: Keystone does not honour the token');

@@ -68,12 +68,19 @@ export async function computeRequest(
   base: string,
   method: string,
   route: string,
-  options: { user?: string; project: string; microversion?: string; body?: unknown },
+  options: {
+    user?: string;
+    project: string;
+    microversion?: string;
+    body?: unknown;
+    /** The Accept header (default application/json); null sends none. */
+    accept?: string | null;
+  },
 ): Promise<ApiAnswer> {
   const headers: Record<string, string> = {
     'X-Auth-Token': `${options.user ?? 'user'}:${options.project}`,
-    Accept: 'application/json',
   };
+  if (options.accept !== null) headers.Accept = options.accept ?? 'application/json';
   if (options.microversion) headers['OpenStack-API-Version'] = `compute ${options.microversion}`;
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(`${base}/v2.1${route}`, {
@@ -95,7 +102,7 @@ export async function computeRequest(
 export function novaApi(
   method: string,
   route: string,
-  options: { user?: string; project: string; microversion?: string; body?: unknown },
+  options: Parameters<typeof computeRequest>[3],
 ): Promise<ApiAnswer> {
   return computeRequest(nova().apiUrl, method, route, options);
 }
